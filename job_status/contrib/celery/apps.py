@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class JobStatusCeleryConfig(AppConfig):
+    """Records Celery jobs: add after ``"job_status"`` in ``INSTALLED_APPS``."""
+
+    name = "job_status.contrib.celery"
+    label = "job_status_celery"
+    verbose_name = _("Job statuses for Celery")
+
+    def ready(self) -> None:
+        from job_status.contrib.celery import handlers
+
+        handlers.connect()

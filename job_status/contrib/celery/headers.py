@@ -1,0 +1,59 @@
+"""What a tracked job carries in its message headers.
+
+Everything a worker needs to create the full row by itself travels with the
+message, because the worker can get there before the publisher's row exists.
+Celery merges custom headers over its own, so every key is prefixed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from job_status.tags import TagValue
+
+TRACKED = "job_status_tracked"
+ALIAS = "job_status_alias"
+TAGS = "job_status_tags"
+QUEUED_AT = "job_status_queued_at"
+
+
+@dataclass(frozen=True)
+class TrackingHeaders:
+    tracked: bool = False
+    alias: str = ""
+    tags: dict[str, TagValue] = field(default_factory=dict)
+    queued_at: datetime | None = None
+
+    def encode(self) -> dict[str, Any]:
+        return {
+            TRACKED: True,
+            ALIAS: self.alias,
+            TAGS: dict(self.tags),
+            QUEUED_AT: self.queued_at.isoformat() if self.queued_at else None,
+        }
+
+
+def decode(headers: Any) -> TrackingHeaders:
+    """Read our headers from a message's headers or a task request, tolerating absence."""
+    if not headers:
+        return TrackingHeaders()
+    get = headers.get if isinstance(headers, dict) else lambda key: getattr(headers, key, None)
+    if not get(TRACKED):
+        return TrackingHeaders()
+    queued_at = get(QUEUED_AT)
+    tags = get(TAGS)
+    return TrackingHeaders(
+        tracked=True,
+        alias=get(ALIAS) or "",
+        tags=dict(tags) if isinstance(tags, dict) else {},
+        queued_at=datetime.fromisoformat(queued_at) if isinstance(queued_at, str) else None,
+    )
+
+
+def from_request(request: Any) -> TrackingHeaders:
+    """Our headers as the worker sees them: in ``request.headers``, or (Celery puts
+    custom headers there too) as attributes of the request."""
+    decoded = decode(getattr(request, "headers", None))
+    return decoded if decoded.tracked else decode(request)

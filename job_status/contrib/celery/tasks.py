@@ -1,0 +1,141 @@
+"""The tracked task class and the ``tracked_task`` decorator."""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any, ParamSpec, TypeVar, overload
+
+from celery import shared_task
+from celery.contrib.django.task import DjangoTask
+from celery.utils import uuid
+from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
+
+from job_status.contrib.celery import headers as tracking
+from job_status.statuses import Status, Transition
+from job_status.tags import TagsInput, TagValue, normalize_tags
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+TagsOption = TagsInput | Callable[..., TagsInput]
+
+_APP = "job_status.contrib.celery"
+
+
+class TrackedTask(DjangoTask):  # type: ignore[type-arg]
+    """A Celery task whose every dispatch is recorded by job_status.
+
+    Builds on Celery's ``DjangoTask``, so ``delay_on_commit`` keeps working.
+    Set ``job_alias`` and ``job_tags`` on a subclass (or pass ``alias=`` and
+    ``tags=`` to :func:`tracked_task`); ``job_tags`` may be a mapping, a list of
+    labels, or a function of the task's own arguments that returns either.
+    ``apply_async`` also takes ``job_alias=`` and ``job_tags=`` for one dispatch.
+    """
+
+    job_alias: str = ""
+    job_tags: TagsOption = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Celery turns decorator options into class attributes; a plain
+        # function there would become a method and receive the task as self.
+        tags = cls.__dict__.get("job_tags")
+        if isinstance(tags, types.FunctionType):
+            cls.job_tags = staticmethod(tags)  # type: ignore[assignment]
+
+    def get_job_tags(self, args: Any, kwargs: Any) -> dict[str, TagValue]:
+        """The task's own tags for a call with ``args`` and ``kwargs``."""
+        tags = self.job_tags
+        if callable(tags):
+            tags = tags(*(args or ()), **(kwargs or {}))
+        return normalize_tags(tags)
+
+    def apply_async(  # type: ignore[override]
+        self,
+        args: Any = None,
+        kwargs: Any = None,
+        task_id: str | None = None,
+        *positional: Any,
+        job_alias: str | None = None,
+        job_tags: TagsInput = None,
+        **options: Any,
+    ) -> Any:
+        if not apps.is_installed(_APP):
+            raise ImproperlyConfigured(
+                f"{type(self).__name__} is a tracked task, but {_APP!r} is not in INSTALLED_APPS, "
+                "so its status would never be recorded."
+            )
+        headers = dict(options.pop("headers", None) or {})
+        if not headers.get(tracking.TRACKED):
+            # A first dispatch. (A retry or resend already carries the headers
+            # of the first one, whose alias, tags and queued time must not move.)
+            tags = {**self.get_job_tags(args, kwargs), **normalize_tags(job_tags)}
+            alias = self.job_alias if job_alias is None else job_alias
+            if not isinstance(alias, str):
+                raise TypeError(f"A job alias must be a string, got {alias!r}.")
+            headers.update(
+                tracking.TrackingHeaders(
+                    tracked=True, alias=alias, tags=tags, queued_at=timezone.now()
+                ).encode()
+            )
+        if self.app.conf.task_always_eager:
+            # Eager mode publishes nothing, so no publish signal records the
+            # queued row: do it here, before the job runs.
+            # Imported here: this module is imported before apps are ready.
+            from job_status.recording import JobInfo, record_dispatch
+
+            task_id = task_id or uuid()
+            decoded = tracking.decode(headers)
+            record_dispatch(
+                task_id,
+                Transition(Status.QUEUED, 1),
+                JobInfo(
+                    job=self.name,
+                    alias=decoded.alias,
+                    tags=decoded.tags,
+                    queue=options.get("queue") or "",
+                    queued_at=decoded.queued_at,
+                ),
+            )
+        return super().apply_async(args, kwargs, task_id, *positional, headers=headers, **options)
+
+
+@overload
+def tracked_task(fn: Callable[P, R], /) -> TrackedTask: ...
+
+
+@overload
+def tracked_task(
+    *, alias: str = "", tags: TagsOption = None, **options: Any
+) -> Callable[[Callable[P, R]], TrackedTask]: ...
+
+
+def tracked_task(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    alias: str = "",
+    tags: TagsOption = None,
+    **options: Any,
+) -> Any:
+    """Declare a tracked Celery task, as ``@shared_task`` would.
+
+    ``@tracked_task`` alone, or ``@tracked_task(alias="export", tags=..., bind=True)``;
+    other options go to Celery unchanged. ``tags`` may be a function of the
+    task's arguments: ``tags=lambda election_id: {"election": election_id}``.
+    """
+    base = options.pop("base", TrackedTask)
+    if not (isinstance(base, type) and issubclass(base, TrackedTask)):
+        raise TypeError(f"tracked_task(base=...) must be a subclass of TrackedTask, got {base!r}.")
+    if tags is not None and not callable(tags) and not isinstance(tags, Mapping):
+        tags = list(tags)  # labels; validated now so a typo fails at import
+    if tags is not None and not callable(tags):
+        normalize_tags(tags)
+    declare = partial(shared_task, base=base, job_alias=alias, job_tags=tags, **options)
+    if fn is not None:
+        return declare()(fn)
+    return declare()

@@ -1,0 +1,99 @@
+"""Fixtures: a real Celery worker process, and waiting for what it writes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connections
+
+import tests.celery_app  # noqa: F401  (makes the tests' Celery app current)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.05):
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clean_broker() -> Iterator[None]:
+    """Start every run with empty broker folders, so no message of an earlier run is delivered."""
+    broker = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]).parent
+    shutil.rmtree(broker, ignore_errors=True)
+    for key in ("data_folder_in", "control_folder"):
+        Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key]).mkdir(parents=True, exist_ok=True)
+    yield
+
+
+class Worker:
+    """A real ``celery worker`` process (prefork pool) on the test database."""
+
+    def __init__(self, log: Path, concurrency: int = 2) -> None:
+        self.log = log
+        database = connections["default"].settings_dict["NAME"]
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "JOB_STATUS_WORKER_DB": str(database),
+        }
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "tests.celery_app", "worker",
+                "--pool=prefork", f"--concurrency={concurrency}", "--loglevel=INFO",
+                "--without-mingle", "--without-gossip", "--without-heartbeat",
+                f"--logfile={log}",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        wait_until(self._ready, timeout=60)
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.output()}")
+        return self.log.exists() and "ready." in self.log.read_text()
+
+    def output(self) -> str:
+        return self.log.read_text() if self.log.exists() else ""
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # warm shutdown
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Worker]:
+    """One worker process for the session, started once the test database exists."""
+    worker = Worker(tmp_path_factory.mktemp("worker") / "worker.log")
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def worker(celery_worker_process, transactional_db) -> Worker:
+    """A real worker that sees this test's rows: the test runs outside a transaction."""
+    return celery_worker_process

@@ -1,0 +1,25 @@
+"""Small helpers shared by the tests."""
+
+from __future__ import annotations
+
+from job_status.models import JobStatus
+from job_status.statuses import FINISHED
+
+from tests.conftest import wait_until
+
+
+def wait_for_finish(task_id: str, timeout: float = 30.0) -> JobStatus:
+    """The job's row once it has finished; fails the test after ``timeout`` seconds."""
+    return wait_until(
+        lambda: JobStatus.objects.filter(task_id=task_id, status__in=FINISHED).first(),
+        timeout=timeout,
+    )
+
+
+def assert_times_in_order(job: JobStatus) -> None:
+    """queued ≤ started ≤ finished, wherever they are set."""
+    assert job.queued_at is not None
+    if job.started_at is not None:
+        assert job.queued_at <= job.started_at
+    if job.finished_at is not None:
+        assert (job.started_at or job.queued_at) <= job.finished_at

@@ -1,0 +1,42 @@
+"""Settings for the test suite; ``JOB_STATUS_WORKER_DB`` points a worker at the test database."""
+
+import os
+import tempfile
+from pathlib import Path
+
+STATE_DIR = Path(os.environ.get("JOB_STATUS_TEST_STATE", tempfile.gettempdir())) / "job_status_tests"
+STATE_DIR.mkdir(parents=True, exist_ok=True)
+BROKER_DIR = Path(os.environ.get("JOB_STATUS_BROKER_DIR", STATE_DIR / "broker"))
+
+SECRET_KEY = "job-status-tests"
+USE_TZ = True
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "job_status",
+    "job_status.contrib.celery",
+    "tests.testapp",
+]
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        # The worker process is handed the test database's file by name (DESIGN.md §6).
+        "NAME": os.environ.get("JOB_STATUS_WORKER_DB", str(STATE_DIR / "db.sqlite3")),
+        "TEST": {"NAME": str(STATE_DIR / f"test_{os.getpid()}.sqlite3")},
+        "OPTIONS": {
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL;",
+            "transaction_mode": "IMMEDIATE",
+        },
+    }
+}
+
+CELERY_BROKER_URL = "filesystem://"
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "data_folder_in": str(BROKER_DIR / "queue"),
+    "data_folder_out": str(BROKER_DIR / "queue"),
+    "control_folder": str(BROKER_DIR / "control"),
+    "polling_interval": 0.05,
+}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
