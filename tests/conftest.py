@@ -45,19 +45,24 @@ def _clean_broker() -> Iterator[None]:
 class Worker:
     """A real ``celery worker`` process (prefork pool) on the test database."""
 
-    def __init__(self, log: Path, concurrency: int = 2) -> None:
+    def __init__(
+        self, log: Path, concurrency: int = 2, queue: str = "celery", env: dict[str, str] | None = None
+    ) -> None:
         self.log = log
+        self.queue = queue
         database = connections["default"].settings_dict["NAME"]
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
             "JOB_STATUS_WORKER_DB": str(database),
+            **(env or {}),
         }
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "celery", "-A", "tests.celery_app", "worker",
                 "--pool=prefork", f"--concurrency={concurrency}", "--loglevel=INFO",
                 "--without-mingle", "--without-gossip", "--without-heartbeat",
+                f"--queues={queue}", f"--hostname={queue}@%h",
                 f"--logfile={log}",
             ],
             cwd=ROOT,
@@ -74,6 +79,14 @@ class Worker:
 
     def output(self) -> str:
         return self.log.read_text() if self.log.exists() else ""
+
+    def tracking_errors(self) -> list[str]:
+        """Lines where a signal handler raised or job_status could not record."""
+        return [
+            line
+            for line in self.output().splitlines()
+            if "Signal handler" in line or "job_status:" in line
+        ]
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -93,7 +106,34 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory) 
     worker.stop()
 
 
+@pytest.fixture(scope="session")
+def track_all_worker_process(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Worker]:
+    """A second worker, with ``JOB_STATUS_TRACK_ALL_TASKS`` on, serving the queue "track-all"."""
+    worker = Worker(
+        tmp_path_factory.mktemp("worker") / "worker.log",
+        concurrency=1,
+        queue="track-all",
+        env={"JOB_STATUS_TEST_TRACK_ALL": "1"},
+    )
+    yield worker
+    worker.stop()
+
+
+def _checked(worker: Worker) -> Iterator[Worker]:
+    before = len(worker.tracking_errors())
+    yield worker
+    assert worker.tracking_errors()[before:] == [], "tracking failed in the worker"
+
+
 @pytest.fixture
-def worker(celery_worker_process, transactional_db) -> Worker:
-    """A real worker that sees this test's rows: the test runs outside a transaction."""
-    return celery_worker_process
+def track_all_worker(track_all_worker_process, transactional_db) -> Iterator[Worker]:
+    yield from _checked(track_all_worker_process)
+
+
+@pytest.fixture
+def worker(celery_worker_process, transactional_db) -> Iterator[Worker]:
+    """A real worker that sees this test's rows: the test runs outside a transaction.
+
+    The test fails if the worker logged a tracking error while it ran.
+    """
+    yield from _checked(celery_worker_process)

@@ -25,11 +25,15 @@ DATABASES = {
         "TEST": {"NAME": str(STATE_DIR / f"test_{os.getpid()}.sqlite3")},
         "OPTIONS": {
             "timeout": 20,
+            # WAL lets the worker write while the test process reads or holds
+            # an open (read-only) transaction, as on PostgreSQL.
             "init_command": "PRAGMA journal_mode=WAL;",
-            "transaction_mode": "IMMEDIATE",
         },
     }
 }
+
+# A worker started with this set tracks every task (tests of track-all).
+JOB_STATUS_TRACK_ALL_TASKS = os.environ.get("JOB_STATUS_TEST_TRACK_ALL") == "1"
 
 CELERY_BROKER_URL = "filesystem://"
 CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -43,7 +43,7 @@ class ExportTask(TrackedTask):
     job_alias = "export"
 
     def get_job_tags(self, args, kwargs):
-        return {"election": kwargs.get("election_id", args[0] if args else None)}
+        return {"election": args[0] if args else kwargs["election_id"]}
 
 
 @shared_task(base=ExportTask)

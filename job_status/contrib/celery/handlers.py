@@ -9,6 +9,7 @@ The handlers stay thin: deciding what an event may overwrite is the job of
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import signals
@@ -20,6 +21,9 @@ from job_status.contrib.celery import headers as tracking
 from job_status.contrib.celery.tasks import TrackedTask
 from job_status.recording import Failure, JobInfo, record, record_dispatch
 from job_status.statuses import Status, Transition
+from job_status.tags import InvalidTag
+
+logger = logging.getLogger("job_status")
 
 
 def _excluded(name: str) -> bool:
@@ -43,7 +47,11 @@ def _worker_info(task: Any, request: Any) -> JobInfo:
     if not found.tracked and isinstance(task, TrackedTask):
         # Sent by name (send_task), so no headers: fall back to the class.
         alias = task.job_alias
-        tags = task.get_job_tags(getattr(request, "args", None), getattr(request, "kwargs", None))
+        try:
+            tags = task.job_tags_for(getattr(request, "args", None), getattr(request, "kwargs", None))
+        except InvalidTag:
+            logger.warning("job_status: task %s has tags that cannot be stored", request.id, exc_info=True)
+            tags = {}
     delivery_info = getattr(request, "delivery_info", None) or {}
     return JobInfo(
         job=task.name,

@@ -47,12 +47,16 @@ class TrackedTask(DjangoTask):  # type: ignore[type-arg]
         if isinstance(tags, types.FunctionType):
             cls.job_tags = staticmethod(tags)  # type: ignore[assignment]
 
-    def get_job_tags(self, args: Any, kwargs: Any) -> dict[str, TagValue]:
-        """The task's own tags for a call with ``args`` and ``kwargs``."""
+    def get_job_tags(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> TagsInput:
+        """The task's own tags for a call with ``args`` and ``kwargs``; override to compute them."""
         tags = self.job_tags
         if callable(tags):
-            tags = tags(*(args or ()), **(kwargs or {}))
-        return normalize_tags(tags)
+            return tags(*args, **kwargs)
+        return tags
+
+    def job_tags_for(self, args: Any, kwargs: Any) -> dict[str, TagValue]:
+        """:meth:`get_job_tags`, validated, for arguments as Celery passes them (maybe ``None``)."""
+        return normalize_tags(self.get_job_tags(tuple(args or ()), dict(kwargs or {})))
 
     def apply_async(  # type: ignore[override]
         self,
@@ -73,7 +77,7 @@ class TrackedTask(DjangoTask):  # type: ignore[type-arg]
         if not headers.get(tracking.TRACKED):
             # A first dispatch. (A retry or resend already carries the headers
             # of the first one, whose alias, tags and queued time must not move.)
-            tags = {**self.get_job_tags(args, kwargs), **normalize_tags(job_tags)}
+            tags = {**self.job_tags_for(args, kwargs), **normalize_tags(job_tags)}
             alias = self.job_alias if job_alias is None else job_alias
             if not isinstance(alias, str):
                 raise TypeError(f"A job alias must be a string, got {alias!r}.")

@@ -1,0 +1,34 @@
+# Everything runs in a local virtual environment (.venv), made on first use
+# with python3; nothing else needs to be installed beforehand.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint check clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test,lint]"
+	touch $@
+
+## demo: the example project: a real Celery worker runs real jobs, job_status records them
+demo: $(VENV)/.installed
+	$(BIN)/python example/manage.py run_demo
+
+## test: the whole test suite (starts its own Celery worker processes)
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+## lint: ruff, mypy and the migrations check
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy job_status tests
+	$(BIN)/python -m django makemigrations job_status --check --dry-run --settings=tests.settings --pythonpath=.
+
+## check: what CI runs
+check: test lint demo
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache example/var

@@ -1,0 +1,91 @@
+"""Settings of the job_status example project.
+
+By default nothing needs a server: the database is a SQLite file and the Celery
+broker is kombu's filesystem transport, both under ``example/var/``.
+Environment variables switch to real servers:
+
+``EXAMPLE_DATABASE=postgres``
+    Use PostgreSQL, reached through the usual libpq variables ``PGHOST``
+    (default ``127.0.0.1``), ``PGPORT`` (``5432``), ``PGUSER`` (``postgres``),
+    ``PGPASSWORD`` (empty) and ``PGDATABASE`` (``test``). Needs ``psycopg``.
+``CELERY_BROKER_URL``
+    Use this broker instead of the filesystem, e.g.
+    ``redis://127.0.0.1:6379/0`` (needs ``celery[redis]``).
+
+The worker that ``run_demo`` starts inherits the environment, so it always
+uses the same database and broker as the command itself.
+"""
+
+import os
+from pathlib import Path
+
+# example/, the directory holding manage.py. Every path below is absolute and
+# built from it, so the command and its worker agree whatever their cwd is.
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"  # run-time state; gitignored
+# SQLite cannot create the directory of its file; every manage.py command
+# (not only run_demo) needs it on a fresh checkout.
+VAR_DIR.mkdir(exist_ok=True)
+BROKER_DIR = VAR_DIR / "broker"
+
+SECRET_KEY = "django-insecure-job-status-example"  # a local demo, never deployed
+DEBUG = True
+ALLOWED_HOSTS: list[str] = []
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "job_status",
+    "job_status.contrib.celery",  # connects the Celery signal handlers
+    "jobs",
+]
+
+ROOT_URLCONF = "example_project.urls"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+if os.environ.get("EXAMPLE_DATABASE") == "postgres":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+            "PORT": os.environ.get("PGPORT", "5432"),
+            "USER": os.environ.get("PGUSER", "postgres"),
+            "PASSWORD": os.environ.get("PGPASSWORD", ""),
+            "NAME": os.environ.get("PGDATABASE", "test"),
+        }
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "db.sqlite3",
+            "OPTIONS": {
+                # Two worker processes and the command write at once: wait for
+                # the lock instead of failing, let readers run beside a writer
+                # (WAL), and take the write lock when a transaction begins:
+                # upgrading a read lock later fails at once with "database is
+                # locked", without waiting for the timeout.
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL;",
+                "transaction_mode": "IMMEDIATE",
+            },
+        }
+    }
+
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # One folder both ways: the publisher writes where the worker reads.
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        # Shared by every process, so broadcasts (revoke, ping) reach the worker.
+        "control_folder": str(BROKER_DIR / "control"),
+        "polling_interval": 0.1,
+    }
+# A queue of our own: on a shared Redis the demo's worker must not take other
+# projects' messages from the default "celery" queue, nor they ours.
+CELERY_TASK_DEFAULT_QUEUE = "job_status_example"
+# job_status keeps the record; a result backend would only duplicate it.
+CELERY_TASK_IGNORE_RESULT = True
