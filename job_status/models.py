@@ -8,6 +8,7 @@ from typing import ClassVar
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from job_status import statuses
 from job_status.laravel import LaravelModelAliases
 from job_status.query import JobStatusQuerySet
 from job_status.statuses import FINISHED, RUNNING, Status
@@ -68,8 +69,8 @@ class JobStatus(LaravelModelAliases, models.Model):
         label = self.alias or self.job
         return f"{label} [{self.task_id}] {self.status}"
 
-    def get_status(self) -> Status:
-        return Status(self.status)
+    def get_status(self) -> statuses.Status:
+        return statuses.Status(self.status)
 
     def was_successful(self) -> bool:
         return self.status == Status.SUCCEEDED
@@ -105,7 +106,8 @@ class JobTag(models.Model):
     job_status = models.ForeignKey(JobStatus, on_delete=models.CASCADE, related_name="tags")
     key = models.CharField(max_length=100)
     value_type = models.CharField(max_length=8)
-    string_value = models.CharField(max_length=255, null=True, blank=True)
+    # NULL, not "", when the tag is not a string: an empty string is a real value.
+    string_value = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     number_value = models.FloatField(null=True, blank=True)
 
     class Meta:

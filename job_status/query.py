@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from django.db import models
 from django.db.models import Count, Exists, OuterRef, Q
@@ -18,11 +18,11 @@ from job_status.statuses import (
     Status,
     parse_statuses,
 )
-from job_status.tags import BOOLEAN, LABEL, NUMBER, STRING, store_value
+from job_status.tags import BOOLEAN, LABEL, STRING, store_value
 
 if TYPE_CHECKING:
     from job_status.collection import JobStatusCollection
-    from job_status.models import JobStatus  # noqa: F401
+    from job_status.models import JobStatus
 
 _T = TypeVar("_T", bound=models.Model)
 
@@ -42,7 +42,7 @@ class _HasName(Protocol):
     name: str
 
 
-StatusArgument = Union[str, Status, Iterable[Union[str, Status]]]
+StatusArgument = str | Status | Iterable[str | Status]
 
 
 @dataclass(frozen=True)
@@ -82,10 +82,11 @@ def _tag_condition(key: str, operator: str, value: object) -> Q:
     if stored.value_type == BOOLEAN and lookup != "exact":
         raise ValueError(f"Tag operator {operator!r} cannot order booleans; use '=' or '!='.")
     if stored.value_type == STRING:
-        column, operand = "string_value", stored.string_value
+        matches = Q(value_type=STRING, **{f"string_value__{lookup}": stored.string_value})
     else:
-        column, operand = "number_value", stored.number_value
-    matches = Q(value_type=stored.value_type, **{f"{column}__{lookup}": operand})
+        matches = Q(
+            value_type=stored.value_type, **{f"number_value__{lookup}": stored.number_value}
+        )
     if operator == "!=":
         # Jobs that have the tag with any other value (of any type).
         return ~matches
@@ -163,9 +164,13 @@ class JobStatusQuerySet(LaravelQuerySetAliases, models.QuerySet["JobStatus"]):
     def where_not_succeeded(self) -> JobStatusQuerySet:
         return self.where_not_status(Status.SUCCEEDED)
 
-    # The seed's spelling of the same pair.
-    where_success = where_succeeded
-    where_not_success = where_not_succeeded
+    def where_success(self) -> JobStatusQuerySet:
+        """The seed's spelling of :meth:`where_succeeded`."""
+        return self.where_succeeded()
+
+    def where_not_success(self) -> JobStatusQuerySet:
+        """The seed's spelling of :meth:`where_not_succeeded`."""
+        return self.where_not_succeeded()
 
     def where_failed(self) -> JobStatusQuerySet:
         return self.where_status(Status.FAILED)
@@ -179,6 +184,13 @@ class JobStatusQuerySet(LaravelQuerySetAliases, models.QuerySet["JobStatus"]):
     def where_not_cancelled(self) -> JobStatusQuerySet:
         return self.where_not_status(Status.CANCELLED)
 
+    def where_running(self) -> JobStatusQuerySet:
+        """Jobs a worker is running now (status ``started``)."""
+        return self.where_status(RUNNING)
+
+    def where_not_running(self) -> JobStatusQuerySet:
+        return self.where_not_status(RUNNING)
+
     def where_finished(self) -> JobStatusQuerySet:
         return self.where_status(FINISHED)
 
@@ -191,9 +203,7 @@ class JobStatusQuerySet(LaravelQuerySetAliases, models.QuerySet["JobStatus"]):
         """The most recently dispatched matching job, or ``JobStatus.DoesNotExist``."""
         job = self.first()
         if job is None:
-            raise self.model.DoesNotExist(
-                f"No {self.model._meta.verbose_name} matches the query."
-            )
+            raise self.model.DoesNotExist(f"No {self.model._meta.verbose_name} matches the query.")
         return job
 
     def collect(self) -> JobStatusCollection:

@@ -128,25 +128,35 @@ def _create(
         )
 
 
+def _update(task_id: str, transition: Transition, at: datetime, failure: Failure | None) -> bool:
+    """One conditional ``UPDATE``; ``True`` if it landed."""
+    rows = JobStatus.objects.filter(task_id=task_id).filter(replaceable_rows(transition))
+    return bool(rows.update(**_update_fields(transition, at, failure)))
+
+
 def _apply(
-    task_id: str, transition: Transition, at: datetime, info: JobInfo | None, failure: Failure | None
+    task_id: str,
+    transition: Transition,
+    at: datetime,
+    info: JobInfo | None,
+    failure: Failure | None,
 ) -> Outcome:
-    rows = JobStatus.objects.filter(task_id=task_id)
-    if transition.status is not Status.QUEUED or transition.attempt != 1:
-        # Most events find their row: try the update first. (A first dispatch
-        # almost never does, and replaces nothing, so it goes straight to insert.)
-        if rows.filter(replaceable_rows(transition)).update(**_update_fields(transition, at, failure)):
-            return Outcome.UPDATED
+    # A first dispatch replaces nothing and almost never finds its row: it
+    # goes straight to the insert. Every other event tries the update first.
+    first_dispatch = transition.status is Status.QUEUED and transition.attempt == 1
+    if not first_dispatch and _update(task_id, transition, at, failure):
+        return Outcome.UPDATED
     if info is None:
-        return Outcome.IGNORED if rows.exists() else Outcome.FAILED
+        exists = JobStatus.objects.filter(task_id=task_id).exists()
+        return Outcome.IGNORED if exists else Outcome.FAILED
     try:
         _create(task_id, transition, at, info, failure)
         return Outcome.CREATED
     except IntegrityError:
-        # Another process created the row meanwhile, or it existed already:
-        # the conditional update decides whether this event still applies.
+        # The row exists (another process may have just created it): the
+        # conditional update decides whether this event still applies.
         pass
-    if rows.filter(replaceable_rows(transition)).update(**_update_fields(transition, at, failure)):
+    if not first_dispatch and _update(task_id, transition, at, failure):
         return Outcome.UPDATED
     return Outcome.IGNORED
 
@@ -180,7 +190,9 @@ def record(
             connection.close()
             continue
         except DatabaseError:
-            logger.exception("job_status: could not record %s for task %s", transition.status, task_id)
+            logger.exception(
+                "job_status: could not record %s for task %s", transition.status, task_id
+            )
             return Outcome.FAILED
         if outcome is Outcome.FAILED:
             logger.warning(

@@ -11,12 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Union
 
-TagValue = Union[str, int, float, bool, None]
+TagValue = str | int | float | bool | None
 """A tag's value; ``None`` makes the tag a bare label."""
 
-TagsInput = Union[Mapping[str, TagValue], Iterable[str], None]
+TagsInput = Mapping[str, TagValue] | Iterable[str] | None
 """Tags as callers give them: a mapping, or an iterable of label names."""
 
 MAX_KEY_LENGTH = 100

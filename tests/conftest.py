@@ -33,20 +33,24 @@ def wait_until(condition: Callable[[], object], timeout: float = 30.0, interval:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _clean_broker() -> Iterator[None]:
+def _clean_broker() -> None:
     """Start every run with empty broker folders, so no message of an earlier run is delivered."""
-    broker = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]).parent
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    broker = Path(str(options["data_folder_in"])).parent
     shutil.rmtree(broker, ignore_errors=True)
     for key in ("data_folder_in", "control_folder"):
-        Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key]).mkdir(parents=True, exist_ok=True)
-    yield
+        Path(str(options[key])).mkdir(parents=True, exist_ok=True)
 
 
 class Worker:
     """A real ``celery worker`` process (prefork pool) on the test database."""
 
     def __init__(
-        self, log: Path, concurrency: int = 2, queue: str = "celery", env: dict[str, str] | None = None
+        self,
+        log: Path,
+        concurrency: int = 2,
+        queue: str = "celery",
+        env: dict[str, str] | None = None,
     ) -> None:
         self.log = log
         self.queue = queue
@@ -59,10 +63,20 @@ class Worker:
         }
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "tests.celery_app", "worker",
-                "--pool=prefork", f"--concurrency={concurrency}", "--loglevel=INFO",
-                "--without-mingle", "--without-gossip", "--without-heartbeat",
-                f"--queues={queue}", f"--hostname={queue}@%h",
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "tests.celery_app",
+                "worker",
+                "--pool=prefork",
+                f"--concurrency={concurrency}",
+                "--loglevel=INFO",
+                "--without-mingle",
+                "--without-gossip",
+                "--without-heartbeat",
+                f"--queues={queue}",
+                f"--hostname={queue}@%h",
                 f"--logfile={log}",
             ],
             cwd=ROOT,
@@ -107,7 +121,9 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory) 
 
 
 @pytest.fixture(scope="session")
-def track_all_worker_process(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Worker]:
+def track_all_worker_process(
+    django_db_setup, django_db_blocker, tmp_path_factory
+) -> Iterator[Worker]:
     """A second worker, with ``JOB_STATUS_TRACK_ALL_TASKS`` on, serving the queue "track-all"."""
     worker = Worker(
         tmp_path_factory.mktemp("worker") / "worker.log",

@@ -34,5 +34,10 @@ def make_job(
             record(task_id, Transition(Status.STARTED, 1), at=queued_at + timedelta(milliseconds=1))
         if status is not Status.STARTED:
             failure = Failure("builtins.ValueError", "boom") if status is Status.FAILED else None
-            record(task_id, Transition(status, 1), failure=failure, at=queued_at + timedelta(milliseconds=2))
+            record(
+                task_id,
+                Transition(status, 1),
+                failure=failure,
+                at=queued_at + timedelta(milliseconds=2),
+            )
     return JobStatus.objects.get(task_id=task_id)

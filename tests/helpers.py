@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from job_status.models import JobStatus
 from job_status.statuses import FINISHED
-
 from tests.conftest import wait_until
 
 
 def wait_for_finish(task_id: str, timeout: float = 30.0) -> JobStatus:
     """The job's row once it has finished; fails the test after ``timeout`` seconds."""
-    return wait_until(
+    job: JobStatus = wait_until(
         lambda: JobStatus.objects.filter(task_id=task_id, status__in=FINISHED).first(),
         timeout=timeout,
     )
+    return job
 
 
 def assert_times_in_order(job: JobStatus) -> None:

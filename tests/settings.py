@@ -4,7 +4,9 @@ import os
 import tempfile
 from pathlib import Path
 
-STATE_DIR = Path(os.environ.get("JOB_STATUS_TEST_STATE", tempfile.gettempdir())) / "job_status_tests"
+STATE_DIR = (
+    Path(os.environ.get("JOB_STATUS_TEST_STATE", tempfile.gettempdir())) / "job_status_tests"
+)
 STATE_DIR.mkdir(parents=True, exist_ok=True)
 BROKER_DIR = Path(os.environ.get("JOB_STATUS_BROKER_DIR", STATE_DIR / "broker"))
 

@@ -31,7 +31,8 @@ def test_status_right_after_dispatch_is_queued():
     assert by_alias == by_id
     assert by_id.status == "queued"
     assert by_id.queued_at is not None
-    assert by_id.started_at is None and by_id.finished_at is None
+    assert by_id.started_at is None
+    assert by_id.finished_at is None
     assert by_id.queue == NOBODY
     counts = JobStatus.objects.all()
     assert (
@@ -56,7 +57,11 @@ def test_class_form_computes_tags_from_arguments():
     result = tasks.export.apply_async(kwargs={"election_id": 12}, queue=NOBODY)
 
     job = JobStatus.objects.get(task_id=result.id)
-    assert (job.job, job.alias, tags_of(job)) == ("tests.testapp.tasks.export", "export", {"election": 12})
+    assert (job.job, job.alias, tags_of(job)) == (
+        "tests.testapp.tasks.export",
+        "export",
+        {"election": 12},
+    )
     assert JobStatus.objects.for_job(tasks.export).where_tag("election", "=", 12).first() == job
 
 
@@ -69,10 +74,9 @@ def test_custom_task_id_is_kept_as_given():
 
 @pytest.mark.django_db
 def test_dispatch_inside_a_transaction_writes_on_commit(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with transaction.atomic():
-            result = tasks.add.apply_async((1, 2), queue=NOBODY)
-            assert not JobStatus.objects.filter(task_id=result.id).exists()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        result = tasks.add.apply_async((1, 2), queue=NOBODY)
+        assert not JobStatus.objects.filter(task_id=result.id).exists()
 
     assert len(callbacks) == 1
     assert JobStatus.objects.get(task_id=result.id).status == "queued"
@@ -82,7 +86,10 @@ def test_dispatch_inside_a_transaction_writes_on_commit(django_capture_on_commit
 @pytest.mark.parametrize(
     ("dispatch", "problem"),
     [
-        (lambda: tasks.add.apply_async((1, 2), job_tags={"when": datetime(2026, 1, 1)}), "type datetime"),
+        (
+            lambda: tasks.add.apply_async((1, 2), job_tags={"when": datetime(2026, 1, 1)}),
+            "type datetime",
+        ),
         (lambda: tasks.add.apply_async(([1], 2)), "type list"),  # the task's own tag function
         (lambda: tasks.add.apply_async((1, 2), job_tags="nightly"), "got the string"),
     ],
@@ -98,7 +105,7 @@ def test_unstorable_tags_are_refused_at_dispatch(dispatch, problem):
 @pytest.mark.django_db(transaction=True)
 def test_alias_must_be_a_string():
     with pytest.raises(TypeError, match="alias must be a string"):
-        tasks.add.apply_async((1, 2), job_alias=5)
+        tasks.add.apply_async((1, 2), job_alias=5)  # type: ignore[arg-type]  # deliberately wrong
     assert not JobStatus.objects.exists()
 
 
@@ -106,6 +113,14 @@ def test_decorator_refuses_bad_fixed_tags_at_declaration():
     with pytest.raises(InvalidTag, match="type set"):
 
         @tracked_task(tags={"bad": {1}})
+        def job():
+            return None
+
+
+def test_decorator_refuses_a_single_string_of_labels():
+    with pytest.raises(InvalidTag, match="got the string 'urgent'"):
+
+        @tracked_task(tags="urgent")
         def job():
             return None
 
@@ -131,8 +146,10 @@ def test_decorator_keeps_celery_options():
 
 @pytest.mark.django_db
 def test_tracked_task_without_the_celery_app_installed_says_so():
-    with override_settings(
-        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "job_status"]
+    apps_without_celery = ["django.contrib.contenttypes", "django.contrib.auth", "job_status"]
+    message = r"'job_status\.contrib\.celery' is not in INSTALLED_APPS"
+    with (
+        override_settings(INSTALLED_APPS=apps_without_celery),
+        pytest.raises(ImproperlyConfigured, match=message),
     ):
-        with pytest.raises(ImproperlyConfigured, match="'job_status.contrib.celery' is not in INSTALLED_APPS"):
-            tasks.add.apply_async((1, 2), queue=NOBODY)
+        tasks.add.apply_async((1, 2), queue=NOBODY)

@@ -35,7 +35,7 @@ def test_chains_in_the_seed_spelling():
 
     assert found == wanted
     assert found.getStatus() == "succeeded"
-    assert found.wasSuccessful() and found.hasFinished() and not found.isRunning()
+    assert (found.wasSuccessful(), found.hasFinished(), found.isRunning()) == (True, True, False)
     assert JobStatus.objects.whereNotStatus("succeeded").countFinished() == 1
     assert JobStatus.objects.whereStatus(["failed", "succeeded"]).collect().countSuccessful() == 1
 

@@ -26,7 +26,7 @@ def test_for_job_takes_a_task_or_its_dotted_name():
 
 def test_for_job_rejects_something_without_a_name():
     with pytest.raises(TypeError, match="dotted name"):
-        JobStatus.objects.for_job(42)
+        JobStatus.objects.for_job(42)  # type: ignore[arg-type]  # deliberately wrong
 
 
 def test_for_job_alias():
@@ -148,6 +148,13 @@ def test_where_finished_and_not_finished():
     assert ids(JobStatus.objects.where_not_finished()) == {queued.task_id, started.task_id}
 
 
+def test_where_running():
+    queued, started, done = make_job("queued"), make_job("started"), make_job("succeeded")
+
+    assert ids(JobStatus.objects.where_running()) == {started.task_id}
+    assert ids(JobStatus.objects.where_not_running()) == {queued.task_id, done.task_id}
+
+
 def test_first_is_the_most_recently_dispatched():
     make_job(alias="report")
     newest = make_job(alias="report")
@@ -211,6 +218,8 @@ def test_model_methods():
     assert [j.was_successful() for j in (queued, succeeded, failed)] == [False, True, False]
     assert [j.has_finished() for j in (queued, started, failed)] == [False, False, True]
     assert [j.is_running() for j in (queued, started, succeeded)] == [False, True, False]
-    assert queued.runtime is None and queued.wait_time is None
-    assert succeeded.runtime is not None and succeeded.runtime.total_seconds() >= 0
-    assert succeeded.wait_time is not None and succeeded.wait_time.total_seconds() >= 0
+    assert (queued.runtime, queued.wait_time) == (None, None)
+    assert succeeded.runtime is not None
+    assert succeeded.runtime.total_seconds() >= 0
+    assert succeeded.wait_time is not None
+    assert succeeded.wait_time.total_seconds() >= 0

@@ -84,6 +84,8 @@ def test_times_are_clamped_when_clocks_disagree():
     success("task-1", at=T0 - timedelta(seconds=10))
 
     job = JobStatus.objects.get(task_id="task-1")
+    assert job.started_at is not None
+    assert job.finished_at is not None
     assert job.queued_at <= job.started_at <= job.finished_at
 
 

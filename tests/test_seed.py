@@ -31,7 +31,9 @@ def jobs(worker):
         wait_for_finish(result.id)
     made["queued5"] = tasks.export.apply_async((5,), queue=NOBODY)
     made["running"] = tasks.sleep.delay(2)
-    wait_until(lambda: JobStatus.objects.filter(task_id=made["running"].id, status="started").exists())
+    wait_until(
+        lambda: JobStatus.objects.filter(task_id=made["running"].id, status="started").exists()
+    )
     yield {name: JobStatus.objects.get(task_id=result.id) for name, result in made.items()}
     wait_for_finish(made["running"].id)
 
@@ -49,11 +51,22 @@ def test_the_rows_are_what_the_worker_made(jobs):
 
 def test_filters(jobs):
     # forJob(Job::class)
-    assert set(JobStatus.objects.for_job(tasks.export)) == {jobs["export5"], jobs["export6"], jobs["queued5"]}
+    assert set(JobStatus.objects.for_job(tasks.export)) == {
+        jobs["export5"],
+        jobs["export6"],
+        jobs["queued5"],
+    }
     # forJobAlias('job-alias')
-    assert set(JobStatus.objects.for_job_alias("export")) == {jobs["export5"], jobs["export6"], jobs["queued5"]}
+    assert set(JobStatus.objects.for_job_alias("export")) == {
+        jobs["export5"],
+        jobs["export6"],
+        jobs["queued5"],
+    }
     # whereTag('election', '=', $electionId)
-    assert set(JobStatus.objects.where_tag("election", "=", 5)) == {jobs["export5"], jobs["queued5"]}
+    assert set(JobStatus.objects.where_tag("election", "=", 5)) == {
+        jobs["export5"],
+        jobs["queued5"],
+    }
     # whereStatus(JobStatus::SUCCESS) or whereSuccess()
     succeeded = {jobs["export5"], jobs["export6"]}
     assert set(JobStatus.objects.where_status(JobStatus.Status.SUCCEEDED)) == succeeded
@@ -62,14 +75,20 @@ def test_filters(jobs):
     others = set(jobs.values()) - succeeded
     assert set(JobStatus.objects.where_not_status(JobStatus.Status.SUCCEEDED)) == others
     assert set(JobStatus.objects.where_not_success()) == others
-    assert set(JobStatus.objects.where_not_status(["succeeded", "failed"])) == others - {jobs["failed"]}
+    assert set(JobStatus.objects.where_not_status(["succeeded", "failed"])) == others - {
+        jobs["failed"]
+    }
     # "Similar for all statuses"
     assert list(JobStatus.objects.where_queued()) == [jobs["queued5"]]
     assert list(JobStatus.objects.where_started()) == [jobs["running"]]
     assert list(JobStatus.objects.where_failed()) == [jobs["failed"]]
     assert list(JobStatus.objects.where_cancelled()) == [jobs["cancelled"]]
     # ... and they chain, as many as you like
-    chained = JobStatus.objects.for_job(tasks.export).for_job_alias("export").where_tag("election", "=", 5)
+    chained = (
+        JobStatus.objects.for_job(tasks.export)
+        .for_job_alias("export")
+        .where_tag("election", "=", 5)
+    )
     assert set(chained.where_success()) == {jobs["export5"]}
 
 

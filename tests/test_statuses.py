@@ -4,7 +4,13 @@ import pytest
 
 from job_status.statuses import State, Status, Transition, may_replace, parse_status, parse_statuses
 
-Q, S, OK, KO, CA = (Status.QUEUED, Status.STARTED, Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+Q, S, OK, KO, CA = (
+    Status.QUEUED,
+    Status.STARTED,
+    Status.SUCCEEDED,
+    Status.FAILED,
+    Status.CANCELLED,
+)
 
 
 @pytest.mark.parametrize(
@@ -61,7 +67,9 @@ def test_parse_status_accepts_values_and_members():
 
 
 def test_parse_status_rejects_unknown_with_choices():
-    with pytest.raises(ValueError, match=r"'done'.*'queued', 'started', 'succeeded', 'failed', 'cancelled'"):
+    with pytest.raises(
+        ValueError, match=r"'done'.*'queued', 'started', 'succeeded', 'failed', 'cancelled'"
+    ):
         parse_status("done")
 
 

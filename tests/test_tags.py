@@ -51,7 +51,9 @@ def test_unstorable_values_are_refused_naming_the_tag(value, problem):
 
 
 @pytest.mark.parametrize(
-    "tags", ["nightly", {"": 1}, {3: 1}, {"k" * 101: 1}, 42], ids=["str", "empty", "int", "long", "int-tags"]
+    "tags",
+    ["nightly", {"": 1}, {3: 1}, {"k" * 101: 1}, 42],
+    ids=["str", "empty", "int", "long", "int-tags"],
 )
 def test_bad_keys_and_shapes_are_refused(tags):
     with pytest.raises(InvalidTag):

@@ -16,7 +16,11 @@ def test_untracked_task_sent_by_name_is_tracked_when_tracking_all(track_all_work
         assert JobStatus.objects.get(task_id=result.id).status == "queued"
 
     job = wait_for_finish(result.id)
-    assert (job.job, job.status, job.queue) == ("tests.testapp.tasks.untracked_add", "succeeded", "track-all")
+    assert (job.job, job.status, job.queue) == (
+        "tests.testapp.tasks.untracked_add",
+        "succeeded",
+        "track-all",
+    )
     assert_times_in_order(job)
 
 
@@ -53,3 +57,12 @@ def test_tracked_task_sent_by_name_is_tracked_by_the_worker(worker):
     job = wait_for_finish(result.id)
     assert (job.status, job.alias) == ("succeeded", "adder")
     assert {tag.key: tag.value for tag in job.tags.all()} == {"first": 4, "nightly": None}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tracked_task_sent_by_name_gets_its_queued_row_at_dispatch():
+    result = app.send_task("tests.testapp.tasks.add", args=(6, 1), queue="nobody-listens")
+
+    job = JobStatus.objects.get(task_id=result.id)
+    assert (job.status, job.alias) == ("queued", "adder")
+    assert {tag.key: tag.value for tag in job.tags.all()} == {"first": 6, "nightly": None}

@@ -24,7 +24,9 @@ def read_in_another_connection(task_id):
 
     def read():
         try:
-            found.append(JobStatus.objects.filter(task_id=task_id).values_list("status", flat=True).first())
+            found.append(
+                JobStatus.objects.filter(task_id=task_id).values_list("status", flat=True).first()
+            )
         finally:
             connection.close()
 
@@ -36,9 +38,16 @@ def read_in_another_connection(task_id):
 
 def test_rolled_back_dispatch_still_gets_its_row_from_the_worker(worker):
     """L8(a): the message left anyway, the queued row never did; the worker creates it."""
-    with pytest.raises(Rollback), transaction.atomic():
-        result = tasks.add.delay(1, 2)
-        raise Rollback
+    dispatched = []
+
+    def dispatch_then_fail():
+        with transaction.atomic():
+            dispatched.append(tasks.add.delay(1, 2))
+            raise Rollback
+
+    with pytest.raises(Rollback):
+        dispatch_then_fail()
+    result = dispatched[0]
 
     job = wait_for_finish(result.id)
     assert JobStatus.objects.filter(task_id=result.id).count() == 1

@@ -54,5 +54,3 @@ def export(election_id):
 @shared_task
 def untracked_add(a, b):
     return a + b
-
-

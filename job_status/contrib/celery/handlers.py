@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import signals
+from celery import current_app, signals
 from celery.utils.serialization import UnpickleableExceptionWrapper
 from django.db import close_old_connections
 
@@ -40,25 +40,31 @@ def _attempt(request: Any) -> int:
     return int(getattr(request, "retries", 0) or 0) + 1
 
 
-def _worker_info(task: Any, request: Any) -> JobInfo:
-    """What the worker knows of a job: its headers, else the task's own defaults."""
-    found = tracking.from_request(request)
+def _job_info(
+    name: str, task: Any, found: tracking.TrackingHeaders, args: Any, kwargs: Any, queue: str
+) -> JobInfo:
+    """What is known of a job: its headers, else (sent by name, with no headers)
+    what its tracked task class says for these arguments."""
     alias, tags = found.alias, found.tags
     if not found.tracked and isinstance(task, TrackedTask):
-        # Sent by name (send_task), so no headers: fall back to the class.
         alias = task.job_alias
         try:
-            tags = task.job_tags_for(getattr(request, "args", None), getattr(request, "kwargs", None))
+            tags = task.job_tags_for(args, kwargs)
         except InvalidTag:
-            logger.warning("job_status: task %s has tags that cannot be stored", request.id, exc_info=True)
+            logger.warning("job_status: %s has tags that cannot be stored", name, exc_info=True)
             tags = {}
+    return JobInfo(job=name, alias=alias, tags=tags, queue=queue, queued_at=found.queued_at)
+
+
+def _worker_info(task: Any, request: Any) -> JobInfo:
     delivery_info = getattr(request, "delivery_info", None) or {}
-    return JobInfo(
-        job=task.name,
-        alias=alias,
-        tags=tags,
-        queue=delivery_info.get("routing_key") or "",
-        queued_at=found.queued_at,
+    return _job_info(
+        task.name,
+        task,
+        tracking.from_request(request),
+        getattr(request, "args", None),
+        getattr(request, "kwargs", None),
+        delivery_info.get("routing_key") or "",
     )
 
 
@@ -69,32 +75,31 @@ def _worker_tracks(task: Any, request: Any) -> bool:
 def describe_exception(exception: BaseException) -> Failure:
     """The dotted type and message of an exception, also when Celery had to wrap it."""
     if isinstance(exception, UnpickleableExceptionWrapper):
-        return Failure(
-            f"{exception.exc_module}.{exception.exc_cls_name}", str(exception.exc_args)
-        )
+        return Failure(f"{exception.exc_module}.{exception.exc_cls_name}", str(exception.exc_args))
     kind = type(exception)
     return Failure(f"{kind.__module__}.{kind.__qualname__}", str(exception))
 
 
 def on_after_publish(
-    sender: str | None = None, headers: dict[str, Any] | None = None, routing_key: str = "", **_: Any
+    sender: str | None = None,
+    body: Any = None,
+    headers: dict[str, Any] | None = None,
+    routing_key: str = "",
+    **_: Any,
 ) -> None:
     if not headers or "id" not in headers:
         return  # message protocol 1 carries no headers; not supported
     name = headers.get("task") or sender or ""
     found = tracking.decode(headers)
-    if not _is_tracked(name, found.tracked):
+    # A tracked task sent by name (send_task) carries no headers of ours.
+    task = None if found.tracked else current_app.tasks.get(name)
+    if not _is_tracked(name, found.tracked, task):
         return
+    args, kwargs = body[:2] if isinstance(body, (tuple, list)) else (None, None)
     record_dispatch(
         headers["id"],
         Transition(Status.QUEUED, int(headers.get("retries") or 0) + 1),
-        JobInfo(
-            job=name,
-            alias=found.alias,
-            tags=found.tags,
-            queue=routing_key or "",
-            queued_at=found.queued_at,
-        ),
+        _job_info(name, task, found, args, kwargs, routing_key or ""),
     )
 
 
@@ -165,7 +170,9 @@ def on_revoked(sender: Any = None, request: Any = None, **_: Any) -> None:
 def connect() -> None:
     """Connect every handler; called from the app's ``ready()``."""
     uid = "job_status.contrib.celery.{}"
-    signals.after_task_publish.connect(on_after_publish, dispatch_uid=uid.format("publish"), weak=False)
+    signals.after_task_publish.connect(
+        on_after_publish, dispatch_uid=uid.format("publish"), weak=False
+    )
     signals.task_prerun.connect(on_prerun, dispatch_uid=uid.format("prerun"), weak=False)
     signals.task_success.connect(on_success, dispatch_uid=uid.format("success"), weak=False)
     signals.task_failure.connect(on_failure, dispatch_uid=uid.format("failure"), weak=False)

@@ -7,6 +7,7 @@ Celery merges custom headers over its own, so every key is prefixed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,11 +36,17 @@ class TrackingHeaders:
         }
 
 
+def _getter(headers: Any) -> Callable[[str], Any]:
+    if isinstance(headers, dict):
+        return headers.get
+    return lambda key: getattr(headers, key, None)
+
+
 def decode(headers: Any) -> TrackingHeaders:
     """Read our headers from a message's headers or a task request, tolerating absence."""
     if not headers:
         return TrackingHeaders()
-    get = headers.get if isinstance(headers, dict) else lambda key: getattr(headers, key, None)
+    get = _getter(headers)
     if not get(TRACKED):
         return TrackingHeaders()
     queued_at = get(QUEUED_AT)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import types
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from celery import shared_task
 from celery.contrib.django.task import DjangoTask
@@ -26,7 +26,13 @@ TagsOption = TagsInput | Callable[..., TagsInput]
 _APP = "job_status.contrib.celery"
 
 
-class TrackedTask(DjangoTask):  # type: ignore[type-arg]
+if TYPE_CHECKING:
+    _TaskBase = DjangoTask[Any, Any]
+else:  # Celery's task classes are not subscriptable at run time
+    _TaskBase = DjangoTask
+
+
+class TrackedTask(_TaskBase):
     """A Celery task whose every dispatch is recorded by job_status.
 
     Builds on Celery's ``DjangoTask``, so ``delay_on_commit`` keeps working.
@@ -45,7 +51,7 @@ class TrackedTask(DjangoTask):  # type: ignore[type-arg]
         # function there would become a method and receive the task as self.
         tags = cls.__dict__.get("job_tags")
         if isinstance(tags, types.FunctionType):
-            cls.job_tags = staticmethod(tags)  # type: ignore[assignment]
+            cls.job_tags = staticmethod(tags)
 
     def get_job_tags(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> TagsInput:
         """The task's own tags for a call with ``args`` and ``kwargs``; override to compute them."""
@@ -58,7 +64,7 @@ class TrackedTask(DjangoTask):  # type: ignore[type-arg]
         """:meth:`get_job_tags`, validated, for arguments as Celery passes them (maybe ``None``)."""
         return normalize_tags(self.get_job_tags(tuple(args or ()), dict(kwargs or {})))
 
-    def apply_async(  # type: ignore[override]
+    def apply_async(
         self,
         args: Any = None,
         kwargs: Any = None,
@@ -135,10 +141,11 @@ def tracked_task(
     base = options.pop("base", TrackedTask)
     if not (isinstance(base, type) and issubclass(base, TrackedTask)):
         raise TypeError(f"tracked_task(base=...) must be a subclass of TrackedTask, got {base!r}.")
-    if tags is not None and not callable(tags) and not isinstance(tags, Mapping):
-        tags = list(tags)  # labels; validated now so a typo fails at import
     if tags is not None and not callable(tags):
+        # Validated now, so a bad fixed tag fails when the module is imported.
         normalize_tags(tags)
+        if not isinstance(tags, Mapping):
+            tags = list(tags)  # labels; a one-shot iterator would be used up
     declare = partial(shared_task, base=base, job_alias=alias, job_tags=tags, **options)
     if fn is not None:
         return declare()(fn)
