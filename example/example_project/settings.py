@@ -18,6 +18,7 @@ uses the same database and broker as the command itself.
 
 import os
 from pathlib import Path
+from typing import Any
 
 # example/, the directory holding manage.py. Every path below is absolute and
 # built from it, so the command and its worker agree whatever their cwd is.
@@ -45,6 +46,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"
 
+DATABASES: dict[str, dict[str, Any]]
 if os.environ.get("EXAMPLE_DATABASE") == "postgres":
     DATABASES = {
         "default": {

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from example_project.celery import app as celery_app
+from kombu.exceptions import OperationalError
 
 from job_status.models import JobStatus
 from job_status.query import JobCounts
@@ -63,7 +64,7 @@ class Worker:
                 stderr=subprocess.STDOUT,
             )
         if not wait_for(self._ready, timeout):
-            raise CommandError(f"The worker was not ready within {timeout:.0f} s.\n{self.output()}")
+            raise CommandError(f"The worker was not ready within {timeout:g} s.\n{self.output()}")
 
     def _ready(self) -> bool:
         assert self.process is not None
@@ -96,7 +97,11 @@ def reset_broker() -> None:
         for key in ("data_folder_in", "data_folder_out", "control_folder"):
             Path(options[key]).mkdir(parents=True, exist_ok=True)
     else:  # a server: empty the project's own queue (see CELERY_TASK_DEFAULT_QUEUE)
-        celery_app.control.purge()
+        try:
+            celery_app.control.purge()
+        except OperationalError as exc:
+            url = celery_app.conf.broker_url
+            raise CommandError(f"Cannot reach the broker {url}: {exc}") from exc
 
 
 def format_table(jobs: Iterable[JobStatus]) -> str:
@@ -138,10 +143,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         begun = time.monotonic()
         database = settings.DATABASES["default"]
-        self.stdout.write(
-            f"database: {database['ENGINE'].rpartition('.')[2]} {database['NAME']}\n"
-            f"broker:   {celery_app.conf.broker_url}"
-        )
+        engine = str(database["ENGINE"]).rpartition(".")[2]
+        self.stdout.write(f"database: {engine} {database['NAME']}")
+        self.stdout.write(f"broker:   {celery_app.conf.broker_url}")
         call_command("migrate", interactive=False, verbosity=0)
         reset_broker()
 
@@ -168,18 +172,18 @@ class Command(BaseCommand):
         ids = [result.id for result in (*exports, imported, synced)]
         demo = JobStatus.objects.filter(task_id__in=ids).prefetch_related("tags")
 
-        # The publisher writes the row when it dispatches, so it can be read at
-        # once, before any worker has seen the message.
+        # The publisher writes the row as it dispatches, so it can be read at
+        # once: queued (or already started, if a worker was quick).
         self.stdout.write("\nright after dispatch:\n" + format_table(demo.order_by("id")))
 
         def all_finished() -> bool:
             return demo.count_finished() == len(ids)
 
         if not wait_for(all_finished, timeout):
-            late = ", ".join(f"{job.task_id} ({job.alias}: {job.status})" for job in demo)
-            raise CommandError(
-                f"Not every job finished within {timeout:.0f} s: {late}\n{worker.output()}"
+            late = ", ".join(
+                f"{job.task_id} ({job.alias}: {job.status})" for job in demo.where_not_finished()
             )
+            raise CommandError(f"Unfinished after {timeout:g} s: {late}\n{worker.output()}")
 
         jobs = {job.task_id: job for job in demo}
         self.stdout.write("\nonce finished:\n" + format_table(jobs[i] for i in ids))
