@@ -20,15 +20,27 @@ import tests.celery_app  # noqa: F401  (makes the tests' Celery app current)
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def wait_until(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.05):
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+STARTED_WORKERS: list[Worker] = []
+
+
+def wait_until(
+    condition: Callable[[], object],
+    timeout: float = 30.0,
+    interval: float = 0.05,
+    describe: Callable[[], str] = lambda: "",
+):
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds,
+    saying what ``describe`` says and what the workers logged last."""
     deadline = time.monotonic() + timeout
     while True:
         result = condition()
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
+            logs = "\n".join(worker.output()[-4000:] for worker in STARTED_WORKERS)
+            raise AssertionError(
+                f"condition not met within {timeout} s. {describe()}\nWorker logs:\n{logs}"
+            )
         time.sleep(interval)
 
 
@@ -84,6 +96,7 @@ class Worker:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )
+        STARTED_WORKERS.append(self)
         wait_until(self._ready, timeout=60)
 
     def _ready(self) -> bool:

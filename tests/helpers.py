@@ -12,6 +12,7 @@ def wait_for_finish(task_id: str, timeout: float = 30.0) -> JobStatus:
     job: JobStatus = wait_until(
         lambda: JobStatus.objects.filter(task_id=task_id, status__in=FINISHED).first(),
         timeout=timeout,
+        describe=lambda: f"Rows: {list(JobStatus.objects.values_list('task_id', 'status'))}",
     )
     return job
 

@@ -38,6 +38,8 @@ DATABASES = {
 JOB_STATUS_TRACK_ALL_TASKS = os.environ.get("JOB_STATUS_TEST_TRACK_ALL") == "1"
 
 CELERY_BROKER_URL = "filesystem://"
+# kombu's filesystem transport, writing each message atomically (see the module).
+CELERY_BROKER_TRANSPORT = "job_status.contrib.celery.filesystem:Transport"
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "data_folder_in": str(BROKER_DIR / "queue"),
     "data_folder_out": str(BROKER_DIR / "queue"),

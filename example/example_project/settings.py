@@ -78,6 +78,9 @@ else:
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport, writing each message atomically: the plain
+    # one can hand a worker a half-written message (kombu issue 1551).
+    CELERY_BROKER_TRANSPORT = "job_status.contrib.celery.filesystem:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # One folder both ways: the publisher writes where the worker reads.
         "data_folder_in": str(BROKER_DIR / "queue"),
