@@ -20,7 +20,10 @@ class JobStatusSettings:
     def TRACK_ALL_EXCLUDE(self) -> Sequence[str]:
         """Name prefixes that tracking every task leaves out; default ``["celery."]``
         (Celery's own tasks, such as ``celery.chord_unlock``, which retries every second)."""
-        return tuple(getattr(django_settings, "JOB_STATUS_TRACK_ALL_EXCLUDE", ("celery.",)))
+        exclude = getattr(django_settings, "JOB_STATUS_TRACK_ALL_EXCLUDE", ("celery.",))
+        # A lone string would otherwise be read as a list of one-letter prefixes
+        # (system check job_status.E002 reports it).
+        return (exclude,) if isinstance(exclude, str) else tuple(exclude)
 
 
 app_settings = JobStatusSettings()
