@@ -25,5 +25,28 @@ class JobStatusSettings:
         # (system check job_status.E002 reports it).
         return (exclude,) if isinstance(exclude, str) else tuple(exclude)
 
+    @property
+    def PROGRESS_INTERVAL(self) -> float:
+        """Seconds between two progress writes of one job; default 1. The last value
+        is always written when the job ends."""
+        return float(getattr(django_settings, "JOB_STATUS_PROGRESS_INTERVAL", 1.0))
+
+    @property
+    def CANCEL_POLL_INTERVAL(self) -> float:
+        """Seconds a running job trusts its cached cancel flag (and signals) before
+        reading them again; default 1."""
+        return float(getattr(django_settings, "JOB_STATUS_CANCEL_POLL_INTERVAL", 1.0))
+
+    @property
+    def STORE_ARGUMENTS(self) -> bool:
+        """Keep each job's arguments so that ``retry()`` can dispatch it again; default True."""
+        return bool(getattr(django_settings, "JOB_STATUS_STORE_ARGUMENTS", True))
+
+    @property
+    def STALE_AFTER(self) -> float:
+        """Seconds after which the reaper fails a job still ``started`` with no time
+        limit of its own; default 3600."""
+        return float(getattr(django_settings, "JOB_STATUS_STALE_AFTER", 3600.0))
+
 
 app_settings = JobStatusSettings()

@@ -197,7 +197,24 @@ class JobStatusQuerySet(LaravelQuerySetAliases, models.QuerySet["JobStatus"]):
     def where_not_finished(self) -> JobStatusQuerySet:
         return self.where_status(NOT_FINISHED)
 
+    def for_batch(self, group_id: str) -> JobStatusQuerySet:
+        """The members of a group or chord, by its group id."""
+        return self.filter(group_id=group_id)
+
     # -- results -------------------------------------------------------------
+
+    def get_by_task_id(self, task_id: str) -> JobStatus:
+        """The job with this task id; a UUID may be given in any case, with or without
+        dashes. Raises ``JobStatus.DoesNotExist`` naming the id if there is none."""
+        from job_status.control import normalize_task_id
+
+        if not isinstance(task_id, str) or not task_id.strip():
+            raise self.model.DoesNotExist(f"{task_id!r} is not a task id.")
+        for candidate in dict.fromkeys([task_id, normalize_task_id(task_id)]):
+            job = self.filter(task_id=candidate).first()
+            if job is not None:
+                return job
+        raise self.model.DoesNotExist(f"No job with task id {task_id!r}.")
 
     def first_or_fail(self) -> JobStatus:
         """The most recently dispatched matching job, or ``JobStatus.DoesNotExist``."""

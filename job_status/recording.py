@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,7 +30,7 @@ from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from job_status.models import JobStatus, JobTag
+from job_status.models import JobStatus, JobTag, JobTransition
 from job_status.statuses import FINISHED, Status, Transition, same_attempt_replaceable
 from job_status.tags import TagValue, store_value
 
@@ -46,21 +46,39 @@ class Outcome(enum.Enum):
 
 @dataclass(frozen=True)
 class JobInfo:
-    """What a write needs to create the row when it is the first to arrive."""
+    """What a write needs to create the row when it is the first to arrive,
+    and what the worker learns of the attempt it starts."""
 
     job: str
     alias: str = ""
     tags: Mapping[str, TagValue] = field(default_factory=dict)
     queue: str = ""
     queued_at: datetime | None = None
+    arguments: dict[str, Any] | None = None
+    parent_id: str = ""
+    root_id: str = ""
+    group_id: str = ""
+    retry_of: str = ""
+    worker: str = ""
+    time_limit: float | None = None
 
 
 @dataclass(frozen=True)
 class Failure:
-    """How an attempt failed, as text that fits the row."""
+    """How an attempt failed, as text that fits the row and its timeline."""
 
     exception_type: str
     message: str
+    traceback: str = ""
+
+
+@dataclass(frozen=True)
+class _Event:
+    transition: Transition
+    at: datetime
+    info: JobInfo | None
+    failure: Failure | None
+    note: str
 
 
 def replaceable_rows(transition: Transition) -> Q:
@@ -73,8 +91,9 @@ def replaceable_rows(transition: Transition) -> Q:
     return Q(attempts__lt=transition.attempt) | (Q(attempts=transition.attempt) & same_attempt)
 
 
-def _update_fields(transition: Transition, at: datetime, failure: Failure | None) -> dict[str, Any]:
-    moment = Value(at, output_field=DateTimeField())
+def _update_fields(event: _Event) -> dict[str, Any]:
+    transition, failure = event.transition, event.failure
+    moment = Value(event.at, output_field=DateTimeField())
     fields: dict[str, Any] = {
         "status": transition.status,
         "status_is_provisional": transition.provisional,
@@ -87,17 +106,24 @@ def _update_fields(transition: Transition, at: datetime, failure: Failure | None
         # Clocks of different hosts disagree: never start before the dispatch.
         fields["started_at"] = Greatest(moment, F("queued_at"))
         fields["finished_at"] = None
+        if event.info is not None:
+            fields["worker"] = event.info.worker
+            fields["time_limit"] = event.info.time_limit
     elif transition.status is Status.QUEUED:
         fields["finished_at"] = None
     else:
         fields["finished_at"] = Greatest(moment, Coalesce(F("started_at"), F("queued_at")))
+    if transition.status is Status.SUCCEEDED:
+        fields["progress"] = 100.0
     return fields
 
 
-def _create(
-    task_id: str, transition: Transition, at: datetime, info: JobInfo, failure: Failure | None
-) -> None:
+def _create(task_id: str, event: _Event, info: JobInfo) -> None:
+    transition, failure, at = event.transition, event.failure, event.at
     queued_at = min(info.queued_at, at) if info.queued_at else at
+    retry_of = info.retry_of
+    if retry_of and not JobStatus.objects.filter(task_id=retry_of).exists():
+        retry_of = ""  # the original was pruned meanwhile; keep the job, drop the link
     job = JobStatus(
         task_id=task_id,
         job=info.job,
@@ -111,6 +137,14 @@ def _create(
         finished_at=at if transition.status in FINISHED else None,
         exception_type=failure.exception_type if failure else "",
         exception_message=failure.message if failure else "",
+        progress=100.0 if transition.status is Status.SUCCEEDED else None,
+        arguments=info.arguments,
+        retry_of_id=retry_of or None,
+        parent_id=info.parent_id,
+        root_id=info.root_id,
+        group_id=info.group_id,
+        worker=info.worker if transition.status is Status.STARTED else "",
+        time_limit=info.time_limit if transition.status is Status.STARTED else None,
     )
     stored = [store_value(key, value) for key, value in info.tags.items()]
     using = router.db_for_write(JobStatus)
@@ -128,37 +162,88 @@ def _create(
         )
 
 
-def _update(task_id: str, transition: Transition, at: datetime, failure: Failure | None) -> bool:
+def _update(task_id: str, event: _Event) -> bool:
     """One conditional ``UPDATE``; ``True`` if it landed."""
-    rows = JobStatus.objects.filter(task_id=task_id).filter(replaceable_rows(transition))
-    return bool(rows.update(**_update_fields(transition, at, failure)))
+    rows = JobStatus.objects.filter(task_id=task_id).filter(replaceable_rows(event.transition))
+    return bool(rows.update(**_update_fields(event)))
 
 
-def _apply(
+def _write_timeline(
     task_id: str,
-    transition: Transition,
+    event: str,
+    attempt: int | None,
     at: datetime,
-    info: JobInfo | None,
-    failure: Failure | None,
-) -> Outcome:
+    failure: Failure | None = None,
+    note: str = "",
+) -> None:
+    JobTransition.objects.create(
+        job_status_id=task_id,
+        event=event,
+        attempt=attempt,
+        at=at,
+        exception_type=failure.exception_type if failure else "",
+        exception_message=failure.message if failure else "",
+        traceback=failure.traceback if failure else "",
+        note=note,
+    )
+
+
+def _apply(task_id: str, event: _Event) -> Outcome:
+    outcome = _apply_to_row(task_id, event)
+    if outcome in (Outcome.CREATED, Outcome.UPDATED):
+        _write_timeline(
+            task_id,
+            event.transition.status,
+            event.transition.attempt,
+            event.at,
+            event.failure,
+            event.note,
+        )
+    return outcome
+
+
+def _apply_to_row(task_id: str, event: _Event) -> Outcome:
     # A first dispatch replaces nothing and almost never finds its row: it
     # goes straight to the insert. Every other event tries the update first.
+    transition = event.transition
     first_dispatch = transition.status is Status.QUEUED and transition.attempt == 1
-    if not first_dispatch and _update(task_id, transition, at, failure):
+    if not first_dispatch and _update(task_id, event):
         return Outcome.UPDATED
-    if info is None:
+    if event.info is None:
         exists = JobStatus.objects.filter(task_id=task_id).exists()
         return Outcome.IGNORED if exists else Outcome.FAILED
     try:
-        _create(task_id, transition, at, info, failure)
+        _create(task_id, event, event.info)
         return Outcome.CREATED
     except IntegrityError:
         # The row exists (another process may have just created it): the
         # conditional update decides whether this event still applies.
         pass
-    if not first_dispatch and _update(task_id, transition, at, failure):
+    if not first_dispatch and _update(task_id, event):
         return Outcome.UPDATED
     return Outcome.IGNORED
+
+
+def guarded_write(task_id: str, what: str, write: Callable[[], Outcome]) -> Outcome:
+    """Run ``write``; on a connection error retry once on a fresh connection, then log.
+
+    Never raises a database error: tracking must not break the job.
+    """
+    using = router.db_for_write(JobStatus)
+    for last_try in (False, True):
+        try:
+            return write()
+        except (OperationalError, InterfaceError):
+            connection = connections[using]
+            if last_try or connection.in_atomic_block:
+                # Inside the caller's transaction a reconnect would lose its work.
+                logger.exception("job_status: could not record %s for task %s", what, task_id)
+                return Outcome.FAILED
+            connection.close()
+        except DatabaseError:
+            logger.exception("job_status: could not record %s for task %s", what, task_id)
+            return Outcome.FAILED
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def record(
@@ -167,41 +252,61 @@ def record(
     *,
     info: JobInfo | None = None,
     failure: Failure | None = None,
+    note: str = "",
     at: datetime | None = None,
 ) -> Outcome:
-    """Apply one event to the row of ``task_id``, creating it from ``info`` if needed.
+    """Apply one event to the row of ``task_id``, creating it from ``info`` if needed,
+    and add it to the job's timeline if it changed the row.
 
     Never raises a database error: a write that fails is retried once after
     reconnecting, and then logged with the task id.
     """
-    at = at or timezone.now()
-    using = router.db_for_write(JobStatus)
-    for last_try in (False, True):
-        try:
-            outcome = _apply(task_id, transition, at, info, failure)
-        except (OperationalError, InterfaceError):
-            connection = connections[using]
-            if last_try or connection.in_atomic_block:
-                # Inside the caller's transaction a reconnect would lose its work.
-                logger.exception(
-                    "job_status: could not record %s for task %s", transition.status, task_id
-                )
-                return Outcome.FAILED
-            connection.close()
-            continue
-        except DatabaseError:
-            logger.exception(
-                "job_status: could not record %s for task %s", transition.status, task_id
-            )
-            return Outcome.FAILED
-        if outcome is Outcome.FAILED:
-            logger.warning(
-                "job_status: no row for task %s and nothing to create it from; %s not recorded",
-                task_id,
-                transition.status,
-            )
-        return outcome
-    raise AssertionError("unreachable")  # pragma: no cover
+    event = _Event(transition, at or timezone.now(), info, failure, note)
+    outcome = guarded_write(task_id, transition.status, lambda: _apply(task_id, event))
+    if outcome is Outcome.FAILED and info is None:
+        logger.warning(
+            "job_status: no row for task %s and nothing to create it from; %s not recorded",
+            task_id,
+            transition.status,
+        )
+    return outcome
+
+
+def record_retrying(
+    task_id: str, attempt: int, failure: Failure | None, at: datetime | None = None
+) -> None:
+    """Note in the timeline that ``attempt`` failed and will be retried.
+
+    The row itself goes back to ``queued`` through the next attempt's dispatch.
+    """
+    when = at or timezone.now()
+
+    def write() -> Outcome:
+        if not JobStatus.objects.filter(task_id=task_id).exists():
+            return Outcome.IGNORED
+        _write_timeline(task_id, JobTransition.RETRYING, attempt, when, failure)
+        return Outcome.UPDATED
+
+    guarded_write(task_id, JobTransition.RETRYING, write)
+
+
+def cancel_if_queued(task_id: str, note: str, at: datetime | None = None) -> bool:
+    """End a job that has not started as cancelled, at once; ``False`` if it had started."""
+    when = at or timezone.now()
+    moment = Value(when, output_field=DateTimeField())
+
+    def write() -> Outcome:
+        rows = JobStatus.objects.filter(task_id=task_id, status=Status.QUEUED)
+        if not rows.update(
+            status=Status.CANCELLED,
+            status_is_provisional=False,
+            finished_at=Greatest(moment, F("queued_at")),
+        ):
+            return Outcome.IGNORED
+        _write_timeline(task_id, Status.CANCELLED, None, when, note=note)
+        return Outcome.UPDATED
+
+    return guarded_write(task_id, "cancelled", write) is Outcome.UPDATED
 
 
 def record_dispatch(task_id: str, transition: Transition, info: JobInfo) -> None:

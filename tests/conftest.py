@@ -45,13 +45,15 @@ def wait_until(
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _clean_broker() -> None:
-    """Start every run with empty broker folders, so no message of an earlier run is delivered."""
+def _broker_folders() -> Iterator[None]:
+    """This run's own, empty broker folders; removed at the end."""
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     broker = Path(str(options["data_folder_in"])).parent
     shutil.rmtree(broker, ignore_errors=True)
     for key in ("data_folder_in", "control_folder"):
         Path(str(options[key])).mkdir(parents=True, exist_ok=True)
+    yield
+    shutil.rmtree(broker, ignore_errors=True)
 
 
 class Worker:
@@ -71,6 +73,7 @@ class Worker:
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
             "JOB_STATUS_WORKER_DB": str(database),
+            "JOB_STATUS_BROKER_DIR": str(settings.BROKER_DIR),
             **(env or {}),
         }
         self.process = subprocess.Popen(

@@ -8,7 +8,9 @@ STATE_DIR = (
     Path(os.environ.get("JOB_STATUS_TEST_STATE", tempfile.gettempdir())) / "job_status_tests"
 )
 STATE_DIR.mkdir(parents=True, exist_ok=True)
-BROKER_DIR = Path(os.environ.get("JOB_STATUS_BROKER_DIR", STATE_DIR / "broker"))
+# One broker folder per test run (its workers are handed it), so that two runs on
+# one machine never take each other's messages.
+BROKER_DIR = Path(os.environ.get("JOB_STATUS_BROKER_DIR", STATE_DIR / f"broker_{os.getpid()}"))
 
 SECRET_KEY = "job-status-tests"
 USE_TZ = True

@@ -11,5 +11,8 @@ class JobStatusCeleryConfig(AppConfig):
 
     def ready(self) -> None:
         from job_status.contrib.celery import handlers
+        from job_status.contrib.celery.engine import CeleryEngine
+        from job_status.engines import register_engine
 
         handlers.connect()
+        register_engine(CeleryEngine())

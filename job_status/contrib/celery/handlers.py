@@ -1,83 +1,64 @@
 """Celery signal handlers: translate what Celery reports into recorder events.
 
 Which process runs what (DESIGN.md §4): the publisher runs the publish
-handler; the pool child runs prerun, success, failure and retry; the worker's
-main process runs revoked and some failures (lost worker, hard time limit).
-The handlers stay thin: deciding what an event may overwrite is the job of
-``job_status.statuses`` and ``job_status.recording``.
+handler; the pool child runs prerun, postrun, success, failure and retry; the
+worker's main process runs revoked, unknown, rejected and some failures (lost
+worker, hard time limit). The handlers stay thin: deciding what an event may
+overwrite is the job of ``job_status.statuses`` and ``job_status.recording``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
+from billiard.exceptions import WorkerLostError
 from celery import current_app, signals
+from celery.exceptions import TimeLimitExceeded
+from celery.utils.dispatch import Signal
 from celery.utils.serialization import UnpickleableExceptionWrapper
 from django.db import close_old_connections
 
-from job_status.conf import app_settings
+from job_status import running
 from job_status.contrib.celery import headers as tracking
-from job_status.contrib.celery.tasks import TrackedTask
-from job_status.recording import Failure, JobInfo, record, record_dispatch
+from job_status.contrib.celery.info import is_tracked, job_info, worker_info, worker_tracks
+from job_status.models import JobStatus
+from job_status.recording import (
+    Failure,
+    JobInfo,
+    Outcome,
+    record,
+    record_dispatch,
+    record_retrying,
+)
 from job_status.statuses import Status, Transition
-from job_status.tags import InvalidTag
 
 logger = logging.getLogger("job_status")
 
-
-def _excluded(name: str) -> bool:
-    return any(name.startswith(prefix) for prefix in app_settings.TRACK_ALL_EXCLUDE)
-
-
-def _is_tracked(name: str, marked: bool, task: Any = None) -> bool:
-    if marked or isinstance(task, TrackedTask):
-        return True
-    return app_settings.TRACK_ALL_TASKS and not _excluded(name)
+# Set on the request by prerun when the job was cancelled before it started:
+# the tracked task then skips its body.
+SKIP_BODY = "job_status_cancelled_before_start"
 
 
 def _attempt(request: Any) -> int:
     return int(getattr(request, "retries", 0) or 0) + 1
 
 
-def _job_info(
-    name: str, task: Any, found: tracking.TrackingHeaders, args: Any, kwargs: Any, queue: str
-) -> JobInfo:
-    """What is known of a job: its headers, else (sent by name, with no headers)
-    what its tracked task class says for these arguments."""
-    alias, tags = found.alias, found.tags
-    if not found.tracked and isinstance(task, TrackedTask):
-        alias = task.job_alias
-        try:
-            tags = task.job_tags_for(args, kwargs)
-        except InvalidTag:
-            logger.warning("job_status: %s has tags that cannot be stored", name, exc_info=True)
-            tags = {}
-    return JobInfo(job=name, alias=alias, tags=tags, queue=queue, queued_at=found.queued_at)
-
-
-def _worker_info(task: Any, request: Any) -> JobInfo:
-    delivery_info = getattr(request, "delivery_info", None) or {}
-    return _job_info(
-        task.name,
-        task,
-        tracking.from_request(request),
-        getattr(request, "args", None),
-        getattr(request, "kwargs", None),
-        delivery_info.get("routing_key") or "",
-    )
-
-
-def _worker_tracks(task: Any, request: Any) -> bool:
-    return _is_tracked(task.name, tracking.from_request(request).tracked, task)
-
-
-def describe_exception(exception: BaseException) -> Failure:
+def describe_exception(exception: BaseException, traceback: str = "") -> Failure:
     """The dotted type and message of an exception, also when Celery had to wrap it."""
     if isinstance(exception, UnpickleableExceptionWrapper):
-        return Failure(f"{exception.exc_module}.{exception.exc_cls_name}", str(exception.exc_args))
+        return Failure(
+            f"{exception.exc_module}.{exception.exc_cls_name}",
+            exception.text if hasattr(exception, "text") else str(exception.exc_args),
+            traceback,
+        )
     kind = type(exception)
-    return Failure(f"{kind.__module__}.{kind.__qualname__}", str(exception))
+    return Failure(f"{kind.__module__}.{kind.__qualname__}", str(exception), traceback)
+
+
+def _traceback_of(einfo: Any) -> str:
+    return str(getattr(einfo, "traceback", "") or "")
 
 
 def on_after_publish(
@@ -93,88 +74,175 @@ def on_after_publish(
     found = tracking.decode(headers)
     # A tracked task sent by name (send_task) carries no headers of ours.
     task = None if found.tracked else current_app.tasks.get(name)
-    if not _is_tracked(name, found.tracked, task):
+    if not is_tracked(name, found.tracked, task):
         return
     args, kwargs = body[:2] if isinstance(body, (tuple, list)) else (None, None)
     record_dispatch(
         headers["id"],
         Transition(Status.QUEUED, int(headers.get("retries") or 0) + 1),
-        _job_info(name, task, found, args, kwargs, routing_key or ""),
+        job_info(
+            name, task, found, args=args, kwargs=kwargs, queue=routing_key or "", canvas=headers
+        ),
     )
 
 
 def on_prerun(sender: Any = None, task_id: str = "", task: Any = None, **_: Any) -> None:
     task = task or sender
     request = task.request
-    if _worker_tracks(task, request):
-        record(
-            task_id,
-            Transition(Status.STARTED, _attempt(request)),
-            info=_worker_info(task, request),
-        )
+    if not worker_tracks(task, request):
+        return
+    outcome = record(
+        task_id, Transition(Status.STARTED, _attempt(request)), info=worker_info(task, request)
+    )
+    if outcome is Outcome.IGNORED:
+        # The row did not move to started: if it was cancelled meanwhile (and
+        # the revoke was lost), the body must not run.
+        status = JobStatus.objects.filter(task_id=task_id).values_list("status", flat=True).first()
+        if status == Status.CANCELLED:
+            setattr(request, SKIP_BODY, True)
+    running.open_handle(task_id)
+
+
+def on_postrun(sender: Any = None, task_id: str = "", task: Any = None, **_: Any) -> None:
+    running.close_handle(task_id)
 
 
 def on_success(sender: Any = None, **_: Any) -> None:
     request = sender.request
-    if _worker_tracks(sender, request):
+    if worker_tracks(sender, request):
         record(
             request.id,
             Transition(Status.SUCCEEDED, _attempt(request)),
-            info=_worker_info(sender, request),
+            info=worker_info(sender, request),
         )
 
 
 def on_failure(
-    sender: Any = None, task_id: str = "", exception: BaseException | None = None, **_: Any
+    sender: Any = None,
+    task_id: str = "",
+    exception: BaseException | None = None,
+    einfo: Any = None,
+    **_: Any,
 ) -> None:
     request = sender.request
-    if request.id != task_id:
-        # Sent by the worker's main process (lost worker, time limit), where
-        # the task's request is not this job's: the attempt is unknown.
+    in_pool_child = request.id == task_id
+    if not in_pool_child:
+        # Sent by the worker's main process (hard time limit), where the task's
+        # request is not this job's: the attempt is unknown.
         close_old_connections()
-        attempt = None
-    else:
-        attempt = _attempt(request)
-    if not _worker_tracks(sender, request if request.id == task_id else None):
+    if not worker_tracks(sender, request if in_pool_child else None):
         return
+    lost = isinstance(exception, WorkerLostError)
+    note = ""
+    if lost:
+        note = "the worker process running the job was lost; a redelivery may still finish it"
+    elif isinstance(exception, TimeLimitExceeded):
+        note = "hard time limit exceeded"
     record(
         task_id,
-        Transition(Status.FAILED, attempt),
-        info=_worker_info(sender, request) if attempt else JobInfo(job=sender.name),
-        failure=describe_exception(exception) if exception else None,
+        # A failure presumed from a lost worker stays provisional: if the same
+        # attempt is delivered again and runs, what really happened wins.
+        Transition(Status.FAILED, _attempt(request) if in_pool_child else None, provisional=lost),
+        info=worker_info(sender, request) if in_pool_child else JobInfo(job=sender.name),
+        failure=describe_exception(exception, _traceback_of(einfo)) if exception else None,
+        note=note,
     )
 
 
-def on_retry(sender: Any = None, request: Any = None, **_: Any) -> None:
-    if _worker_tracks(sender, request):
-        # The next attempt's message is already published (before this signal):
-        # the row waits in the queue again, as attempt n + 1.
-        record(
-            request.id,
-            Transition(Status.QUEUED, _attempt(request) + 1),
-            info=_worker_info(sender, request),
-        )
+def on_retry(
+    sender: Any = None, request: Any = None, reason: Any = None, einfo: Any = None, **_: Any
+) -> None:
+    if not worker_tracks(sender, request):
+        return
+    attempt = _attempt(request)
+    exception = getattr(reason, "exc", None)
+    failure = describe_exception(exception, _traceback_of(einfo)) if exception else None
+    record_retrying(request.id, attempt, failure)
+    # The next attempt's message is already published (before this signal):
+    # the row waits in the queue again, as attempt n + 1.
+    record(request.id, Transition(Status.QUEUED, attempt + 1), info=worker_info(sender, request))
 
 
-def on_revoked(sender: Any = None, request: Any = None, **_: Any) -> None:
+def on_revoked(
+    sender: Any = None,
+    request: Any = None,
+    terminated: bool = False,
+    expired: bool = False,
+    **_: Any,
+) -> None:
     # Runs in the worker's main process: no per-task connection clean-up there.
     close_old_connections()
-    if _worker_tracks(sender, request):
-        record(
-            request.id,
-            Transition(Status.CANCELLED, _attempt(request)),
-            info=_worker_info(sender, request),
-        )
+    if sender is None or request is None or not worker_tracks(sender, request):
+        return
+    note = "terminated" if terminated else "expired" if expired else "revoked"
+    record(
+        request.id,
+        Transition(Status.CANCELLED, _attempt(request)),
+        info=worker_info(sender, request),
+        note=note,
+    )
+
+
+def _fail_from_message(message: Any, note: str, failure: Failure) -> None:
+    """Fail a job that never reached a task: what is known comes from the message alone."""
+    headers = getattr(message, "headers", None) or {}
+    task_id, name = headers.get("id"), headers.get("task") or ""
+    found = tracking.decode(headers)
+    if not task_id or not is_tracked(name, found.tracked):
+        return
+    close_old_connections()
+    info = job_info(
+        name,
+        None,
+        found,
+        args=None,
+        kwargs=None,
+        queue=(getattr(message, "delivery_info", None) or {}).get("routing_key") or "",
+        canvas=headers,
+    )
+    record(
+        task_id,
+        Transition(Status.FAILED, int(headers.get("retries") or 0) + 1),
+        info=info,
+        failure=failure,
+        note=note,
+    )
+
+
+def on_unknown(
+    sender: Any = None, message: Any = None, exc: Any = None, name: str = "", **_: Any
+) -> None:
+    _fail_from_message(
+        message,
+        f"the worker has no task registered as {name!r}",
+        Failure(
+            "celery.exceptions.NotRegistered", f"Task {name!r} is not registered on the worker."
+        ),
+    )
+
+
+def on_rejected(sender: Any = None, message: Any = None, exc: Any = None, **_: Any) -> None:
+    reason = str(exc) if exc else "the message could not be understood"
+    _fail_from_message(
+        message,
+        "the worker rejected the message without running it",
+        describe_exception(exc) if exc else Failure("celery.exceptions.Reject", reason),
+    )
 
 
 def connect() -> None:
     """Connect every handler; called from the app's ``ready()``."""
     uid = "job_status.contrib.celery.{}"
-    signals.after_task_publish.connect(
-        on_after_publish, dispatch_uid=uid.format("publish"), weak=False
-    )
-    signals.task_prerun.connect(on_prerun, dispatch_uid=uid.format("prerun"), weak=False)
-    signals.task_success.connect(on_success, dispatch_uid=uid.format("success"), weak=False)
-    signals.task_failure.connect(on_failure, dispatch_uid=uid.format("failure"), weak=False)
-    signals.task_retry.connect(on_retry, dispatch_uid=uid.format("retry"), weak=False)
-    signals.task_revoked.connect(on_revoked, dispatch_uid=uid.format("revoked"), weak=False)
+    receivers: list[tuple[Signal, Callable[..., None], str]] = [
+        (signals.after_task_publish, on_after_publish, "publish"),
+        (signals.task_prerun, on_prerun, "prerun"),
+        (signals.task_postrun, on_postrun, "postrun"),
+        (signals.task_success, on_success, "success"),
+        (signals.task_failure, on_failure, "failure"),
+        (signals.task_retry, on_retry, "retry"),
+        (signals.task_revoked, on_revoked, "revoked"),
+        (signals.task_unknown, on_unknown, "unknown"),
+        (signals.task_rejected, on_rejected, "rejected"),
+    ]
+    for signal, handler, name in receivers:
+        signal.connect(handler, dispatch_uid=uid.format(name), weak=False)

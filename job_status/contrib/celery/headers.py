@@ -18,6 +18,7 @@ TRACKED = "job_status_tracked"
 ALIAS = "job_status_alias"
 TAGS = "job_status_tags"
 QUEUED_AT = "job_status_queued_at"
+RETRY_OF = "job_status_retry_of"
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class TrackingHeaders:
     alias: str = ""
     tags: dict[str, TagValue] = field(default_factory=dict)
     queued_at: datetime | None = None
+    retry_of: str = ""
 
     def encode(self) -> dict[str, Any]:
         return {
@@ -33,10 +35,12 @@ class TrackingHeaders:
             ALIAS: self.alias,
             TAGS: dict(self.tags),
             QUEUED_AT: self.queued_at.isoformat() if self.queued_at else None,
+            RETRY_OF: self.retry_of,
         }
 
 
-def _getter(headers: Any) -> Callable[[str], Any]:
+def getter(headers: Any) -> Callable[[str], Any]:
+    """Look keys up in a headers dict, or as attributes of a request (or of ``None``)."""
     if isinstance(headers, dict):
         return headers.get
     return lambda key: getattr(headers, key, None)
@@ -46,7 +50,7 @@ def decode(headers: Any) -> TrackingHeaders:
     """Read our headers from a message's headers or a task request, tolerating absence."""
     if not headers:
         return TrackingHeaders()
-    get = _getter(headers)
+    get = getter(headers)
     if not get(TRACKED):
         return TrackingHeaders()
     queued_at = get(QUEUED_AT)
@@ -56,6 +60,7 @@ def decode(headers: Any) -> TrackingHeaders:
         alias=get(ALIAS) or "",
         tags=dict(tags) if isinstance(tags, dict) else {},
         queued_at=datetime.fromisoformat(queued_at) if isinstance(queued_at, str) else None,
+        retry_of=get(RETRY_OF) or "",
     )
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from celery import shared_task
 from celery.contrib.django.task import DjangoTask
+from celery.exceptions import Ignore
 from celery.utils import uuid
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
@@ -27,6 +28,8 @@ _APP = "job_status.contrib.celery"
 
 
 if TYPE_CHECKING:
+    from job_status.running import JobHandle
+
     _TaskBase = DjangoTask[Any, Any]
 else:  # Celery's task classes are not subscriptable at run time
     _TaskBase = DjangoTask
@@ -64,6 +67,37 @@ class TrackedTask(_TaskBase):
         """:meth:`get_job_tags`, validated, for arguments as Celery passes them (maybe ``None``)."""
         return normalize_tags(self.get_job_tags(tuple(args or ()), dict(kwargs or {})))
 
+    @property
+    def job(self) -> JobHandle:
+        """The running job's handle on its own record (on a bound task: ``self.job``):
+        progress, messages, ``should_cancel()``/``check()`` and signals."""
+        from job_status.running import current_job
+
+        handle = current_job()
+        if handle.task_id != self.request.id:
+            raise LookupError(f"{self.name} is not running: there is no job to report on.")
+        return handle
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from job_status.contrib.celery.handlers import SKIP_BODY
+        from job_status.recording import record
+        from job_status.running import JobCancelled
+
+        request = self.request
+        if getattr(request, SKIP_BODY, False):
+            # Cancelled before it started, and the revoke did not reach this
+            # worker: the row already says cancelled; never run the body.
+            raise Ignore()
+        try:
+            return super().__call__(*args, **kwargs)
+        except JobCancelled:
+            record(
+                str(request.id),
+                Transition(Status.CANCELLED, int(request.retries or 0) + 1),
+                note="stopped at a cancellation check",
+            )
+            raise Ignore() from None
+
     def apply_async(
         self,
         args: Any = None,
@@ -89,28 +123,31 @@ class TrackedTask(_TaskBase):
                 raise TypeError(f"A job alias must be a string, got {alias!r}.")
             headers.update(
                 tracking.TrackingHeaders(
-                    tracked=True, alias=alias, tags=tags, queued_at=timezone.now()
+                    tracked=True,
+                    alias=alias,
+                    tags=tags,
+                    queued_at=timezone.now(),
+                    retry_of=headers.get(tracking.RETRY_OF) or "",
                 ).encode()
             )
         if self.app.conf.task_always_eager:
             # Eager mode publishes nothing, so no publish signal records the
-            # queued row: do it here, before the job runs.
-            # Imported here: this module is imported before apps are ready.
-            from job_status.recording import JobInfo, record_dispatch
+            # queued row: do it here, before the job runs. (Imported here:
+            # this module is imported before apps are ready.)
+            from job_status.contrib.celery.info import job_info
+            from job_status.recording import record_dispatch
 
             task_id = task_id or uuid()
-            decoded = tracking.decode(headers)
-            record_dispatch(
-                task_id,
-                Transition(Status.QUEUED, 1),
-                JobInfo(
-                    job=self.name,
-                    alias=decoded.alias,
-                    tags=decoded.tags,
-                    queue=options.get("queue") or "",
-                    queued_at=decoded.queued_at,
-                ),
+            info = job_info(
+                self.name,
+                self,
+                tracking.decode(headers),
+                args=args,
+                kwargs=kwargs,
+                queue=options.get("queue") or "",
+                canvas=options,
             )
+            record_dispatch(task_id, Transition(Status.QUEUED, 1), info)
         return super().apply_async(args, kwargs, task_id, *positional, headers=headers, **options)
 
 

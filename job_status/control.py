@@ -1,0 +1,89 @@
+"""Steering jobs from outside (views, the shell, the admin): cancel, retry, signal.
+
+These are the model's ``cancel()``, ``retry()`` and ``send_signal()``; they live
+here so the model module stays about the record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone
+
+from job_status.engines import get_engine
+from job_status.recording import cancel_if_queued
+from job_status.statuses import Status
+
+if TYPE_CHECKING:
+    from job_status.models import JobStatus
+
+
+class CannotRetry(Exception):
+    """``retry()`` was asked of a job it cannot dispatch again; the message says why."""
+
+
+def normalize_task_id(task_id: str) -> str:
+    """A UUID given in upper case, without dashes or in braces, in its canonical form;
+    any other id unchanged (custom task ids are case-sensitive strings)."""
+    try:
+        return str(uuid.UUID(task_id.strip()))
+    except ValueError:
+        return task_id
+
+
+def cancel(job: JobStatus, *, terminate: bool = False) -> bool:
+    """Record a cancel request; end a job that has not started at once.
+
+    A running job stops at its next check (``should_cancel()``/``check()``);
+    ``terminate=True`` also asks the workers to kill it. Returns ``True`` if the
+    job is cancelled now, ``False`` if it was running (or had finished).
+    """
+    from job_status.models import JobStatus
+
+    now = timezone.now()
+    JobStatus.objects.filter(task_id=job.task_id, cancel_requested_at=None).update(
+        cancel_requested_at=now
+    )
+    cancelled = cancel_if_queued(job.task_id, note="cancelled before it started", at=now)
+    if cancelled or job.status == Status.STARTED or terminate:
+        # Best effort: the worker may hold the message already (countdown); the
+        # tracked task also checks the row before it runs the body.
+        get_engine().revoke(job.task_id, terminate=terminate and not cancelled)
+    job.refresh_from_db()
+    return job.status == Status.CANCELLED
+
+
+def retry(job: JobStatus) -> JobStatus:
+    """Dispatch a failed or cancelled job again with the same arguments; return the new record."""
+    from job_status.models import JobStatus
+
+    if job.status not in (Status.FAILED, Status.CANCELLED):
+        raise CannotRetry(
+            f"Job {job.task_id} is {job.status}; only failed or cancelled jobs can be retried."
+        )
+    if job.arguments is None:
+        raise CannotRetry(
+            f"Job {job.task_id} has no stored arguments (JOB_STATUS_STORE_ARGUMENTS was off, "
+            "or they could not be stored as JSON), so it cannot be dispatched again."
+        )
+    new_task_id = get_engine().redispatch(job)
+    return JobStatus.objects.get(task_id=new_task_id)
+
+
+def send_signal(job: JobStatus, name: str, parameters: dict[str, Any] | None = None) -> None:
+    """Send the custom signal ``name`` to a job; it runs its handler when it next checks."""
+    from job_status.models import JobSignal
+
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"A signal name must be a non-empty string, got {name!r}.")
+    parameters = dict(parameters or {})
+    DjangoJSONEncoder().encode(parameters)  # refuse what cannot be stored, here and now
+    if job.has_finished():
+        raise ValueError(
+            f"Job {job.task_id} has finished ({job.status}); nobody will handle {name!r}."
+        )
+    JobSignal.objects.create(
+        job_status=job, name=name, parameters=parameters, sent_at=timezone.now()
+    )
