@@ -48,5 +48,11 @@ class JobStatusSettings:
         limit of its own; default 3600."""
         return float(getattr(django_settings, "JOB_STATUS_STALE_AFTER", 3600.0))
 
+    @property
+    def REAP_GRACE(self) -> float:
+        """Seconds the reaper waits past a job's own hard time limit before failing it;
+        default 60 (the worker's own report usually comes first)."""
+        return float(getattr(django_settings, "JOB_STATUS_REAP_GRACE", 60.0))
+
 
 app_settings = JobStatusSettings()

@@ -230,6 +230,14 @@ def open_handle(task_id: str) -> JobHandle:
     return handle
 
 
+def flush(task_id: str) -> None:
+    """Write the pending progress of ``task_id``, if it is the current job; engines call
+    this before recording how an attempt ended, so that the ending has the last word."""
+    stack = _current.get()
+    if stack and stack[-1].task_id == task_id:
+        stack[-1].flush()
+
+
 def close_handle(task_id: str) -> None:
     """Write what is pending and forget the handle (engines call this when an attempt ends)."""
     stack = _current.get()

@@ -96,6 +96,7 @@ class Worker:
             ],
             cwd=ROOT,
             env=env,
+            start_new_session=True,  # its own process group, so kill() reaches every process
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )
@@ -118,6 +119,11 @@ class Worker:
             if "Signal handler" in line or "job_status:" in line
         ]
 
+    def kill(self) -> None:
+        """Kill the whole worker at once, main process and pool alike: nothing reports."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)  # warm shutdown
@@ -134,6 +140,15 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory) 
     worker = Worker(tmp_path_factory.mktemp("worker") / "worker.log")
     yield worker
     worker.stop()
+
+
+@pytest.fixture
+def doomed_worker(django_db_setup, transactional_db, tmp_path) -> Iterator[Worker]:
+    """A worker of this test's own, on the queue "doomed", for the test to kill."""
+    worker = Worker(tmp_path / "doomed.log", concurrency=1, queue="doomed")
+    yield worker
+    if worker.process.poll() is None:
+        worker.kill()
 
 
 @pytest.fixture(scope="session")

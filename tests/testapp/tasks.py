@@ -3,8 +3,10 @@
 import time
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 
 from job_status.contrib.celery import TrackedTask, tracked_task
+from job_status.running import current_job
 
 
 @tracked_task(alias="adder", tags=lambda a, b: {"first": a, "nightly": None})
@@ -54,3 +56,90 @@ def export(election_id):
 @shared_task
 def untracked_add(a, b):
     return a + b
+
+
+# -- the life of a job (issue 3) ---------------------------------------------------
+
+
+@tracked_task(bind=True, time_limit=1)
+def hard_limited(self):
+    time.sleep(5)
+
+
+@tracked_task(bind=True, soft_time_limit=1)
+def soft_limited(self):
+    self.job.info("halfway")
+    time.sleep(5)
+
+
+@tracked_task(bind=True, soft_time_limit=1)
+def soft_limited_caught(self):
+    try:
+        time.sleep(5)
+    except SoftTimeLimitExceeded:
+        return "partial"
+
+
+@tracked_task(bind=True)
+def checking_loop(self, turns=20, pause=0.5):
+    """Loops, checking for cancellation each turn; cleans up when stopped."""
+    self.job.on_cancel(lambda: self.job.warning("cleaned up"))
+    for turn in range(turns):
+        self.job.check()
+        self.job.set_progress(current=turn, total=turns)
+        time.sleep(pause)
+    return "done"
+
+
+@tracked_task(bind=True)
+def reporting(self, steps=5, pause=0.4):
+    """Reports progress and messages while it runs; handles the signal "bump"."""
+    self.job.on_signal("bump", lambda parameters: self.job.info(f"bumped by {parameters['by']}"))
+    for step in range(1, steps + 1):
+        time.sleep(pause)
+        self.job.set_progress(100 * step / (steps + 1))
+        self.job.debug(f"step {step} detail")
+        self.job.info(f"step {step} of {steps}")
+        self.job.check()
+    return steps
+
+
+@tracked_task(bind=True, max_retries=2)
+def retried_with_countdown(self, failures=2, countdown=1):
+    if self.request.retries < failures:
+        raise self.retry(
+            exc=ConnectionError(f"attempt {self.request.retries + 1}"), countdown=countdown
+        )
+    return 42
+
+
+UNICODE = "Échec: ünïcödé 🐟 失败"
+
+
+@tracked_task(bind=True, max_retries=3)
+def unicode_flaky(self):
+    if self.request.retries < 2:
+        raise self.retry(exc=ValueError(UNICODE), countdown=0)
+    current_job().info(UNICODE)
+    return UNICODE
+
+
+class TwoArgumentError(Exception):
+    def __init__(self, code, detail):
+        super().__init__(f"{code}: {detail}")
+        self.code, self.detail = code, detail
+
+
+@tracked_task
+def raise_two_argument_error():
+    try:
+        raise KeyError("inner cause")
+    except KeyError as cause:
+        raise TwoArgumentError(7, "cannot be rebuilt") from cause
+
+
+@tracked_task
+def fail_if(value):
+    if value:
+        raise ValueError(f"failed on {value}")
+    return value

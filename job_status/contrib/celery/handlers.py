@@ -10,6 +10,7 @@ overwrite is the job of ``job_status.statuses`` and ``job_status.recording``.
 from __future__ import annotations
 
 import logging
+import traceback as traceback_module
 from collections.abc import Callable
 from typing import Any
 
@@ -39,10 +40,24 @@ logger = logging.getLogger("job_status")
 # Set on the request by prerun when the job was cancelled before it started:
 # the tracked task then skips its body.
 SKIP_BODY = "job_status_cancelled_before_start"
+# Set on the request by the tracked task when its body raised: the exception as
+# raised, before Celery may wrap it (an exception that cannot be pickled loses
+# its type and its chained causes on the way to the failure signal).
+FAILURE = "job_status_failure"
 
 
 def _attempt(request: Any) -> int:
     return int(getattr(request, "retries", 0) or 0) + 1
+
+
+def failure_as_raised(exception: BaseException) -> Failure:
+    """The exception's dotted type, message and full traceback, chained causes included."""
+    kind = type(exception)
+    return Failure(
+        f"{kind.__module__}.{kind.__qualname__}",
+        str(exception),
+        "".join(traceback_module.format_exception(kind, exception, exception.__traceback__)),
+    )
 
 
 def describe_exception(exception: BaseException, traceback: str = "") -> Failure:
@@ -110,6 +125,7 @@ def on_postrun(sender: Any = None, task_id: str = "", task: Any = None, **_: Any
 def on_success(sender: Any = None, **_: Any) -> None:
     request = sender.request
     if worker_tracks(sender, request):
+        running.flush(request.id)  # then the success writes 100
         record(
             request.id,
             Transition(Status.SUCCEEDED, _attempt(request)),
@@ -132,6 +148,8 @@ def on_failure(
         close_old_connections()
     if not worker_tracks(sender, request if in_pool_child else None):
         return
+    running.flush(task_id)
+    stashed = getattr(request, FAILURE, None) if in_pool_child else None
     lost = isinstance(exception, WorkerLostError)
     note = ""
     if lost:
@@ -144,7 +162,8 @@ def on_failure(
         # attempt is delivered again and runs, what really happened wins.
         Transition(Status.FAILED, _attempt(request) if in_pool_child else None, provisional=lost),
         info=worker_info(sender, request) if in_pool_child else JobInfo(job=sender.name),
-        failure=describe_exception(exception, _traceback_of(einfo)) if exception else None,
+        failure=stashed
+        or (describe_exception(exception, _traceback_of(einfo)) if exception else None),
         note=note,
     )
 

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from celery import shared_task
 from celery.contrib.django.task import DjangoTask
-from celery.exceptions import Ignore
+from celery.exceptions import Ignore, Retry
+from celery.result import AsyncResult
 from celery.utils import uuid
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
 from django.utils import timezone
 
 from job_status.contrib.celery import headers as tracking
@@ -79,9 +81,9 @@ class TrackedTask(_TaskBase):
         return handle
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from job_status.contrib.celery.handlers import SKIP_BODY
+        from job_status import running
+        from job_status.contrib.celery.handlers import FAILURE, SKIP_BODY, failure_as_raised
         from job_status.recording import record
-        from job_status.running import JobCancelled
 
         request = self.request
         if getattr(request, SKIP_BODY, False):
@@ -90,13 +92,39 @@ class TrackedTask(_TaskBase):
             raise Ignore()
         try:
             return super().__call__(*args, **kwargs)
-        except JobCancelled:
+        except running.JobCancelled:
+            running.flush(str(request.id))
             record(
                 str(request.id),
                 Transition(Status.CANCELLED, int(request.retries or 0) + 1),
                 note="stopped at a cancellation check",
             )
             raise Ignore() from None
+        except (Ignore, Retry):
+            raise
+        except BaseException as exc:
+            setattr(request, FAILURE, failure_as_raised(exc))
+            raise
+
+    def delay_on_commit(self, *args: Any, **kwargs: Any) -> AsyncResult[Any]:
+        """``delay()`` once the transaction commits (nothing if it rolls back).
+
+        Unlike Celery's, returns a handle at once: the result of the task id
+        the job will have, for a link or a page to poll after the commit.
+        """
+        return self.apply_async_on_commit(args, kwargs)
+
+    def apply_async_on_commit(  # type: ignore[override]  # same options, passed through
+        self, args: Any = None, kwargs: Any = None, **options: Any
+    ) -> AsyncResult[Any]:
+        """``apply_async()`` once the transaction commits, returning a handle at once
+        (see :meth:`delay_on_commit`). The job's row appears after the commit."""
+        task_id = options.pop("task_id", None) or uuid()
+        using = options.pop("using", None)
+        transaction.on_commit(
+            partial(self.apply_async, args, kwargs, task_id=task_id, **options), using=using
+        )
+        return self.AsyncResult(task_id)
 
     def apply_async(
         self,
@@ -187,3 +215,46 @@ def tracked_task(
     if fn is not None:
         return declare()(fn)
     return declare()
+
+
+@shared_task(name="job_status.reap_stale_jobs", ignore_result=True)
+def reap_stale_jobs() -> int:
+    """The reaper as a Celery task, for ``CELERY_BEAT_SCHEDULE``; returns how many jobs it ended."""
+    from job_status.reaper import reap
+
+    return len(reap())
+
+
+def tag_canvas(signature: Any, *, alias: str | None = None, tags: TagsInput = None) -> Any:
+    """Give every tracked member of a chain, group or chord an alias and tags.
+
+    Members keep their own: what the member's signature already sets wins. The
+    signature is changed in place and returned, so it can be dispatched as usual:
+    ``tag_canvas(group(export.s(5), export.s(6)), alias="exports").apply_async()``.
+    """
+    extra = normalize_tags(tags)
+    if alias is not None and not isinstance(alias, str):
+        raise TypeError(f"A job alias must be a string, got {alias!r}.")
+    for member in _members(signature):
+        if not isinstance(member.type, TrackedTask):
+            continue
+        options = member.options
+        if alias is not None:
+            options.setdefault("job_alias", alias)
+        options["job_tags"] = {**extra, **normalize_tags(options.get("job_tags"))}
+    return signature
+
+
+def _members(signature: Any) -> Any:
+    """Every task signature inside a canvas, depth first."""
+    from celery.canvas import chain, chord, group
+
+    if isinstance(signature, chord):
+        yield from _members(signature.tasks)
+        if signature.body is not None:
+            yield from _members(signature.body)
+    elif isinstance(signature, (group, chain)):
+        for task in signature.tasks:
+            yield from _members(task)
+    else:
+        yield signature
