@@ -246,15 +246,14 @@ def tag_canvas(signature: Any, *, alias: str | None = None, tags: TagsInput = No
 
 
 def _members(signature: Any) -> Any:
-    """Every task signature inside a canvas, depth first."""
-    from celery.canvas import chain, chord, group
-
-    if isinstance(signature, chord):
-        yield from _members(signature.tasks)
-        if signature.body is not None:
-            yield from _members(signature.body)
-    elif isinstance(signature, (group, chain)):
-        for task in signature.tasks:
-            yield from _members(task)
-    else:
+    """Every task signature inside a canvas, depth first. (Duck-typed: Celery's
+    ``chain(...)`` returns instances of a private class.)"""
+    members = getattr(signature, "tasks", None)  # a chain, a group, a chord's header
+    if members is None:
         yield signature
+        return
+    for member in members:
+        yield from _members(member)
+    body = getattr(signature, "body", None)  # a chord's body
+    if body is not None:
+        yield from _members(body)
