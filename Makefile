@@ -16,9 +16,13 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(BIN)/python example/manage.py run_demo
 
-## test: the whole test suite (starts its own Celery worker processes)
+REDIS_URL ?= redis://127.0.0.1:6379/0
+
+## test: the whole suite on the embedded broker, then the real-worker tests again on
+## Redis (REDIS_URL), with what only Redis can show; the tests start their own workers
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not redis"
+	JOB_STATUS_TEST_REDIS=$(REDIS_URL) $(BIN)/python -m pytest -m "worker or redis"
 
 ## lint: ruff, mypy and the migrations check
 lint: $(VENV)/.installed

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from django.conf import settings
 from django.db import connections
 
@@ -45,13 +46,23 @@ def wait_until(
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _broker_folders() -> Iterator[None]:
-    """This run's own, empty broker folders; removed at the end."""
-    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
-    broker = Path(str(options["data_folder_in"])).parent
+def _broker() -> Iterator[None]:
+    """This run's own, empty broker (folders, or keys under a prefix in Redis);
+    removed at the end. A Redis that does not answer fails the run here, loudly."""
+    if settings.REDIS_URL:
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            pytest.exit(f"JOB_STATUS_TEST_REDIS={settings.REDIS_URL} does not answer: {exc}", 2)
+        yield
+        for key in client.scan_iter(f"{settings.REDIS_KEY_PREFIX}*"):
+            client.delete(key)
+        return
+    broker = Path(settings.BROKER_DIR)
     shutil.rmtree(broker, ignore_errors=True)
     for key in ("data_folder_in", "control_folder"):
-        Path(str(options[key])).mkdir(parents=True, exist_ok=True)
+        Path(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key])).mkdir(parents=True, exist_ok=True)
     yield
     shutil.rmtree(broker, ignore_errors=True)
 
@@ -73,7 +84,7 @@ class Worker:
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
             "JOB_STATUS_WORKER_DB": str(database),
-            "JOB_STATUS_BROKER_DIR": str(settings.BROKER_DIR),
+            "JOB_STATUS_TEST_RUN_ID": settings.RUN_ID,
             **(env or {}),
         }
         self.process = subprocess.Popen(
@@ -175,6 +186,17 @@ def _checked(worker: Worker) -> Iterator[Worker]:
 @pytest.fixture
 def track_all_worker(track_all_worker_process, transactional_db) -> Iterator[Worker]:
     yield from _checked(track_all_worker_process)
+
+
+@pytest.fixture
+def redis_worker(celery_worker_process, transactional_db) -> Iterator[Worker]:
+    """The worker, on Redis: for what the embedded broker cannot show (redelivery,
+    chords). Run with JOB_STATUS_TEST_REDIS set (``make test`` does)."""
+    if not settings.REDIS_URL:
+        pytest.fail(
+            "This test needs Redis: run it with JOB_STATUS_TEST_REDIS=redis://127.0.0.1:6379/0."
+        )
+    yield from _checked(celery_worker_process)
 
 
 @pytest.fixture

@@ -1,4 +1,9 @@
-"""Settings for the test suite; ``JOB_STATUS_WORKER_DB`` points a worker at the test database."""
+"""Settings for the test suite and the worker processes it starts.
+
+A worker is handed the test run's id, database and broker by environment
+variables (DESIGN.md §6), so it sees exactly what the test process sees, and two
+runs on one machine never share a queue.
+"""
 
 import os
 import tempfile
@@ -8,9 +13,7 @@ STATE_DIR = (
     Path(os.environ.get("JOB_STATUS_TEST_STATE", tempfile.gettempdir())) / "job_status_tests"
 )
 STATE_DIR.mkdir(parents=True, exist_ok=True)
-# One broker folder per test run (its workers are handed it), so that two runs on
-# one machine never take each other's messages.
-BROKER_DIR = Path(os.environ.get("JOB_STATUS_BROKER_DIR", STATE_DIR / f"broker_{os.getpid()}"))
+RUN_ID = os.environ.get("JOB_STATUS_TEST_RUN_ID", str(os.getpid()))
 
 SECRET_KEY = "job-status-tests"
 USE_TZ = True
@@ -24,9 +27,9 @@ INSTALLED_APPS = [
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
-        # The worker process is handed the test database's file by name (DESIGN.md §6).
+        # The worker process is handed the test database's file by name.
         "NAME": os.environ.get("JOB_STATUS_WORKER_DB", str(STATE_DIR / "db.sqlite3")),
-        "TEST": {"NAME": str(STATE_DIR / f"test_{os.getpid()}.sqlite3")},
+        "TEST": {"NAME": str(STATE_DIR / f"test_{RUN_ID}.sqlite3")},
         "OPTIONS": {
             "timeout": 20,
             # WAL lets the worker write while the test process reads or holds
@@ -39,14 +42,26 @@ DATABASES = {
 # A worker started with this set tracks every task (tests of track-all).
 JOB_STATUS_TRACK_ALL_TASKS = os.environ.get("JOB_STATUS_TEST_TRACK_ALL") == "1"
 
-CELERY_BROKER_URL = "filesystem://"
-# kombu's filesystem transport, writing each message atomically (see the module).
-CELERY_BROKER_TRANSPORT = "job_status.contrib.celery.filesystem:Transport"
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "data_folder_in": str(BROKER_DIR / "queue"),
-    "data_folder_out": str(BROKER_DIR / "queue"),
-    "control_folder": str(BROKER_DIR / "control"),
-    "polling_interval": 0.05,
-}
-CELERY_TASK_IGNORE_RESULT = True
+# JOB_STATUS_TEST_REDIS=redis://127.0.0.1:6379/0 runs the suite on Redis (broker
+# and result backend, for chords); otherwise on the embedded filesystem broker.
+REDIS_URL = os.environ.get("JOB_STATUS_TEST_REDIS", "")
+if REDIS_URL:
+    REDIS_KEY_PREFIX = f"job_status_tests_{RUN_ID}:"
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_RESULT_BACKEND = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": REDIS_KEY_PREFIX}
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": REDIS_KEY_PREFIX}
+    CELERY_TASK_IGNORE_RESULT = False  # chords need their members' results
+else:
+    BROKER_DIR = STATE_DIR / f"broker_{RUN_ID}"
+    CELERY_BROKER_URL = "filesystem://"
+    # kombu's filesystem transport, writing each message atomically (see the module).
+    CELERY_BROKER_TRANSPORT = "job_status.contrib.celery.filesystem:Transport"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "control_folder": str(BROKER_DIR / "control"),
+        "polling_interval": 0.05,
+    }
+    CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

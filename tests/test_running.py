@@ -84,7 +84,7 @@ def test_messages_have_levels():
     ]
     assert [m.text for m in job.get_messages("error")] == ["two"]
     assert job.latest_message().text == "two"
-    with pytest.raises(ValueError, match="Unknown message level 'loud'.*'debug'"):
+    with pytest.raises(ValueError, match=r"Unknown message level 'loud'.*'debug'"):
         handle.message("x", "loud")
     with pytest.raises(ValueError, match="Unknown message level"):
         job.get_messages("loud")

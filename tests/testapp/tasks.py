@@ -1,5 +1,7 @@
 """Jobs that the tests dispatch to a real worker."""
 
+import os
+import signal
 import time
 
 from celery import shared_task
@@ -143,3 +145,17 @@ def fail_if(value):
     if value:
         raise ValueError(f"failed on {value}")
     return value
+
+
+@tracked_task(acks_late=True, reject_on_worker_lost=True)
+def die_once(marker):
+    """Kills its own pool process on the first delivery; succeeds when delivered again."""
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return "survived"
+
+
+@tracked_task
+def count_results(results):
+    return len(results)
