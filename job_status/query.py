@@ -108,6 +108,8 @@ class JobStatusQuerySet(LaravelQuerySetAliases, models.QuerySet["JobStatus"]):
 
     def for_job_alias(self, alias: str) -> JobStatusQuerySet:
         """Jobs dispatched with this alias."""
+        if not isinstance(alias, str):
+            raise TypeError(f"for_job_alias() takes the alias as a string, got {alias!r}.")
         return self.filter(alias=alias)
 
     def where_tag(
@@ -231,20 +233,34 @@ class JobStatusQuerySet(LaravelQuerySetAliases, models.QuerySet["JobStatus"]):
 
     # -- counts, answered by the database ---------------------------------------
 
+    def _count(self, statuses: frozenset[Status]) -> int:
+        if self.query.is_sliced:
+            # A slice cannot be filtered further: count the statuses it holds.
+            return sum(1 for status in self.values_list("status", flat=True) if status in statuses)
+        return self.filter(status__in=statuses).count()
+
     def count_finished(self) -> int:
-        return self.filter(status__in=FINISHED).count()
+        return self._count(FINISHED)
 
     def count_successful(self) -> int:
-        return self.filter(status__in=SUCCESSFUL).count()
+        return self._count(SUCCESSFUL)
 
     def count_running(self) -> int:
-        return self.filter(status__in=RUNNING).count()
+        return self._count(RUNNING)
 
     def count_not_finished(self) -> int:
-        return self.filter(status__in=NOT_FINISHED).count()
+        return self._count(NOT_FINISHED)
 
     def counts(self) -> JobCounts:
         """All four counts in one query."""
+        if self.query.is_sliced:
+            statuses = list(self.values_list("status", flat=True))
+            return JobCounts(
+                *(
+                    sum(1 for s in statuses if s in group)
+                    for group in (FINISHED, SUCCESSFUL, RUNNING, NOT_FINISHED)
+                )
+            )
         totals = self.order_by().aggregate(
             finished=Count("pk", filter=Q(status__in=FINISHED)),
             successful=Count("pk", filter=Q(status__in=SUCCESSFUL)),

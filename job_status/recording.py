@@ -44,6 +44,13 @@ class Outcome(enum.Enum):
     FAILED = "failed"  # the database refused twice; logged
 
 
+def storable_text(text: str, max_length: int | None = None) -> str:
+    """``text`` as every database can store it: no NUL characters (PostgreSQL refuses
+    them), and cut to ``max_length`` where the column has one."""
+    text = text.replace("\x00", "\\x00")
+    return text[:max_length] if max_length else text
+
+
 @dataclass(frozen=True)
 class JobInfo:
     """What a write needs to create the row when it is the first to arrive,
@@ -62,6 +69,20 @@ class JobInfo:
     worker: str = ""
     time_limit: float | None = None
 
+    def __post_init__(self) -> None:
+        # Whatever a message said, it must fit its column and never break a write.
+        for name in (
+            "job",
+            "alias",
+            "queue",
+            "parent_id",
+            "root_id",
+            "group_id",
+            "retry_of",
+            "worker",
+        ):
+            object.__setattr__(self, name, storable_text(str(getattr(self, name) or ""), 255))
+
 
 @dataclass(frozen=True)
 class Failure:
@@ -70,6 +91,11 @@ class Failure:
     exception_type: str
     message: str
     traceback: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "exception_type", storable_text(self.exception_type, 255))
+        object.__setattr__(self, "message", storable_text(self.message))
+        object.__setattr__(self, "traceback", storable_text(self.traceback))
 
 
 @dataclass(frozen=True)

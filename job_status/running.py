@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from job_status.conf import app_settings
 from job_status.models import JobMessage, JobSignal, JobStatus
-from job_status.recording import Outcome, guarded_write
+from job_status.recording import Outcome, guarded_write, storable_text
 
 logger = logging.getLogger("job_status")
 
@@ -108,7 +108,10 @@ class JobHandle:
 
         def write() -> Outcome:
             JobMessage.objects.create(
-                job_status_id=self.task_id, level=level, text=str(text), created_at=at
+                job_status_id=self.task_id,
+                level=level,
+                text=storable_text(str(text)),
+                created_at=at,
             )
             return Outcome.CREATED
 

@@ -50,16 +50,18 @@ _RANK = {
 def parse_status(value: str | Status) -> Status:
     """Return ``value`` as a :class:`Status`, or raise ``ValueError`` naming the choices."""
     try:
-        return Status(value)
+        if isinstance(value, str):
+            return Status(value)
     except ValueError:
-        choices = ", ".join(repr(s.value) for s in Status)
-        raise ValueError(f"Unknown job status {value!r}; expected one of {choices}.") from None
+        pass
+    choices = ", ".join(repr(s.value) for s in Status)
+    raise ValueError(f"Unknown job status {value!r}; expected one of {choices}.")
 
 
 def parse_statuses(value: str | Status | Iterable[str | Status]) -> list[Status]:
     """Accept one status or several and return them parsed, in the order given."""
-    if isinstance(value, str):
-        return [parse_status(value)]
+    if isinstance(value, str) or not isinstance(value, Iterable) or isinstance(value, bytes):
+        return [parse_status(value)]  # anything but a str is refused there, naming the choices
     statuses = [parse_status(item) for item in value]
     if not statuses:
         raise ValueError("Expected at least one job status, got an empty collection.")

@@ -105,7 +105,7 @@ def test_unstorable_tags_are_refused_at_dispatch(dispatch, problem):
 @pytest.mark.django_db(transaction=True)
 def test_alias_must_be_a_string():
     with pytest.raises(TypeError, match="alias must be a string"):
-        tasks.add.apply_async((1, 2), job_alias=5)  # type: ignore[arg-type]  # deliberately wrong
+        tasks.add.apply_async((1, 2), job_alias=5)  # deliberately wrong
     assert not JobStatus.objects.exists()
 
 

@@ -26,7 +26,7 @@ def test_for_job_takes_a_task_or_its_dotted_name():
 
 def test_for_job_rejects_something_without_a_name():
     with pytest.raises(TypeError, match="dotted name"):
-        JobStatus.objects.for_job(42)  # type: ignore[arg-type]  # deliberately wrong
+        JobStatus.objects.for_job(42)  # deliberately wrong
 
 
 def test_for_job_alias():

@@ -159,3 +159,10 @@ def die_once(marker):
 @tracked_task
 def count_results(results):
     return len(results)
+
+
+@tracked_task(bind=True, tags=lambda p: {"p": p})
+def retry_once_with_computed_tags(self, p):
+    if self.request.retries < 1:
+        raise self.retry(countdown=0)
+    return "retried"

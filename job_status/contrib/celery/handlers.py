@@ -65,7 +65,8 @@ def describe_exception(exception: BaseException, traceback: str = "") -> Failure
     if isinstance(exception, UnpickleableExceptionWrapper):
         return Failure(
             f"{exception.exc_module}.{exception.exc_cls_name}",
-            exception.text if hasattr(exception, "text") else str(exception.exc_args),
+            getattr(exception, "text", None)
+            or " ".join(str(arg) for arg in exception.exc_args or ()),
             traceback,
         )
     kind = type(exception)

@@ -27,6 +27,21 @@ R = TypeVar("R")
 TagsOption = TagsInput | Callable[..., TagsInput]
 
 _APP = "job_status.contrib.celery"
+MAX_LENGTH = 255  # of the alias and task id columns
+
+
+def check_alias(alias: object) -> None:
+    if not isinstance(alias, str):
+        raise TypeError(f"A job alias must be a string, got {alias!r}.")
+    if len(alias) > MAX_LENGTH:
+        raise ValueError(f"A job alias is at most {MAX_LENGTH} characters; got {len(alias)}.")
+
+
+def check_task_id(task_id: object) -> None:
+    if not isinstance(task_id, str) or not task_id:
+        raise TypeError(f"A task id must be a non-empty string, got {task_id!r}.")
+    if len(task_id) > MAX_LENGTH:
+        raise ValueError(f"A task id is at most {MAX_LENGTH} characters; got {len(task_id)}.")
 
 
 if TYPE_CHECKING:
@@ -57,6 +72,13 @@ class TrackedTask(_TaskBase):
         tags = cls.__dict__.get("job_tags")
         if isinstance(tags, types.FunctionType):
             cls.job_tags = staticmethod(tags)
+        elif tags is not None and not callable(tags):
+            # Fixed tags and alias are checked when the class is declared, so a
+            # mistake fails at import, not at every dispatch.
+            if not isinstance(tags, Mapping):
+                cls.job_tags = tags = list(tags)  # a one-shot iterator would be used up
+            normalize_tags(tags)
+        check_alias(cls.__dict__.get("job_alias", ""))
 
     def get_job_tags(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> TagsInput:
         """The task's own tags for a call with ``args`` and ``kwargs``; override to compute them."""
@@ -103,7 +125,17 @@ class TrackedTask(_TaskBase):
         except (Ignore, Retry):
             raise
         except BaseException as exc:
-            setattr(request, FAILURE, failure_as_raised(exc))
+            failure = failure_as_raised(exc)
+            setattr(request, FAILURE, failure)
+            if request.is_eager:
+                # With task_eager_propagates, Celery re-raises before it sends
+                # task_failure: record the failure here. (Without it, the
+                # signal's write finds the row already failed and changes nothing.)
+                record(
+                    str(request.id),
+                    Transition(Status.FAILED, int(request.retries or 0) + 1),
+                    failure=failure,
+                )
             raise
 
     def delay_on_commit(self, *args: Any, **kwargs: Any) -> AsyncResult[Any]:
@@ -121,10 +153,46 @@ class TrackedTask(_TaskBase):
         (see :meth:`delay_on_commit`). The job's row appears after the commit."""
         task_id = options.pop("task_id", None) or uuid()
         using = options.pop("using", None)
+        # Tags and alias are checked now, in the caller's code, not in a commit hook.
+        headers = self._tracking_headers(
+            args, kwargs, options.pop("job_alias", None), options.pop("job_tags", None), options
+        )
         transaction.on_commit(
-            partial(self.apply_async, args, kwargs, task_id=task_id, **options), using=using
+            partial(self.apply_async, args, kwargs, task_id=task_id, headers=headers, **options),
+            using=using,
         )
         return self.AsyncResult(task_id)
+
+    def _tracking_headers(
+        self,
+        args: Any,
+        kwargs: Any,
+        job_alias: str | None,
+        job_tags: TagsInput,
+        options: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The message headers with ours added, validating alias and tags on a first dispatch."""
+        headers = dict(options.pop("headers", None) or {})
+        if headers.get(tracking.TRACKED):
+            return headers  # a resend: alias, tags and queued time must not move
+        if options.get("retries"):
+            # Celery's retry of a job sent by name, without our headers: the row
+            # exists already, and the job must not fail on its tags now.
+            headers[tracking.TRACKED] = True
+            return headers
+        tags = {**self.job_tags_for(args, kwargs), **normalize_tags(job_tags)}
+        alias = self.job_alias if job_alias is None else job_alias
+        check_alias(alias)
+        headers.update(
+            tracking.TrackingHeaders(
+                tracked=True,
+                alias=alias,
+                tags=tags,
+                queued_at=timezone.now(),
+                retry_of=headers.get(tracking.RETRY_OF) or "",
+            ).encode()
+        )
+        return headers
 
     def apply_async(
         self,
@@ -141,23 +209,9 @@ class TrackedTask(_TaskBase):
                 f"{type(self).__name__} is a tracked task, but {_APP!r} is not in INSTALLED_APPS, "
                 "so its status would never be recorded."
             )
-        headers = dict(options.pop("headers", None) or {})
-        if not headers.get(tracking.TRACKED):
-            # A first dispatch. (A retry or resend already carries the headers
-            # of the first one, whose alias, tags and queued time must not move.)
-            tags = {**self.job_tags_for(args, kwargs), **normalize_tags(job_tags)}
-            alias = self.job_alias if job_alias is None else job_alias
-            if not isinstance(alias, str):
-                raise TypeError(f"A job alias must be a string, got {alias!r}.")
-            headers.update(
-                tracking.TrackingHeaders(
-                    tracked=True,
-                    alias=alias,
-                    tags=tags,
-                    queued_at=timezone.now(),
-                    retry_of=headers.get(tracking.RETRY_OF) or "",
-                ).encode()
-            )
+        if task_id is not None:
+            check_task_id(task_id)
+        headers = self._tracking_headers(args, kwargs, job_alias, job_tags, options)
         if self.app.conf.task_always_eager:
             # Eager mode publishes nothing, so no publish signal records the
             # queued row: do it here, before the job runs. (Imported here:
@@ -206,11 +260,13 @@ def tracked_task(
     base = options.pop("base", TrackedTask)
     if not (isinstance(base, type) and issubclass(base, TrackedTask)):
         raise TypeError(f"tracked_task(base=...) must be a subclass of TrackedTask, got {base!r}.")
+    # Checked now, so a mistake in fixed tags or the alias fails at import
+    # (Celery creates the task class itself later, when the app is finalized).
+    check_alias(alias)
     if tags is not None and not callable(tags):
-        # Validated now, so a bad fixed tag fails when the module is imported.
-        normalize_tags(tags)
-        if not isinstance(tags, Mapping):
+        if not isinstance(tags, (Mapping, str, bytes)):
             tags = list(tags)  # labels; a one-shot iterator would be used up
+        normalize_tags(tags)
     declare = partial(shared_task, base=base, job_alias=alias, job_tags=tags, **options)
     if fn is not None:
         return declare()(fn)

@@ -1,0 +1,120 @@
+"""Bad input found by trying to break things: each gets a clear error, or is stored safely."""
+
+import pytest
+from django.db import transaction
+
+from job_status.contrib.celery import TrackedTask, tracked_task
+from job_status.models import JobStatus
+from job_status.recording import Failure, JobInfo, record
+from job_status.statuses import Status, Transition
+from job_status.tags import InvalidTag
+from tests.celery_app import app
+from tests.factories import make_job
+from tests.helpers import wait_for_finish
+from tests.testapp import tasks
+
+NOBODY = "nobody-listens"
+
+
+@pytest.mark.parametrize("value", [None, 5, b"queued", object()])
+def test_where_status_with_something_that_is_not_a_status(value):
+    with pytest.raises(ValueError, match=r"Unknown job status .*expected one of 'queued'"):
+        JobStatus.objects.where_status(value)
+
+
+def test_for_job_alias_needs_a_string():
+    with pytest.raises(TypeError, match="alias as a string"):
+        JobStatus.objects.for_job_alias(None)
+
+
+@pytest.mark.django_db
+def test_counts_work_on_a_slice():
+    for status in ["queued", "succeeded", "failed"]:
+        make_job(status)
+    newest_two = JobStatus.objects.all()[:2]
+
+    assert newest_two.count_finished() == 2
+    counts = newest_two.counts()
+    assert (counts.finished, counts.successful, counts.not_finished) == (2, 1, 0)
+
+
+def test_nul_characters_in_tags_are_refused():
+    with pytest.raises(InvalidTag, match="NUL"):
+        tasks.add.apply_async((1, 2), job_tags={"k": "a\x00b"})
+
+
+@pytest.mark.django_db
+def test_nul_characters_in_failures_are_stored_escaped():
+    record(
+        "t",
+        Transition(Status.FAILED, 1),
+        info=JobInfo(job="x\x00y"),
+        failure=Failure("T", "bad\x00byte"),
+    )
+
+    job = JobStatus.objects.get()
+    assert (job.job, job.exception_message) == ("x\\x00y", "bad\\x00byte")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        ({"job_alias": "a" * 256}, "at most 255"),
+        ({"task_id": "t" * 256}, "at most 255"),
+        ({"task_id": ""}, "non-empty"),
+    ],
+)
+def test_alias_and_task_id_that_cannot_be_stored_are_refused(options, problem):
+    with pytest.raises((TypeError, ValueError), match=problem):
+        tasks.add.apply_async((1, 2), queue=NOBODY, **options)
+    assert not JobStatus.objects.exists()
+
+
+def test_declaration_checks_alias_and_fixed_tags():
+    with pytest.raises(TypeError, match="alias must be a string"):
+        tracked_task(alias=5)
+    with pytest.raises(InvalidTag):
+
+        class BadTags(TrackedTask):
+            job_tags = {"when": object()}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_labels_given_as_an_iterator_are_kept():
+    @tracked_task(tags=iter(["a", "b"]), name="tests.iterator_labels")
+    def job():
+        return None
+
+    result = job.apply_async(queue=NOBODY)
+    assert {tag.key for tag in JobStatus.objects.get(task_id=result.id).tags.all()} == {"a", "b"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_delay_on_commit_checks_tags_when_called():
+    with pytest.raises(InvalidTag), transaction.atomic():
+        tasks.add.delay_on_commit([1], 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eager_failures_are_recorded_when_exceptions_propagate():
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    try:
+        with pytest.raises(ValueError, match="eager boom"):
+            tasks.fail.apply_async(("eager boom",), task_id="p1")
+    finally:
+        app.conf.task_always_eager = app.conf.task_eager_propagates = False
+
+    job = JobStatus.objects.get(task_id="p1")
+    assert (job.status, job.exception_message) == ("failed", "eager boom")
+    assert job.finished_at is not None
+
+
+@pytest.mark.worker
+def test_a_job_sent_by_name_with_unstorable_computed_tags_still_retries(worker):
+    result = app.send_task("tests.testapp.tasks.retry_once_with_computed_tags", ([1, 2],))
+
+    job = wait_for_finish(result.id)
+
+    assert (job.status, job.attempts) == ("succeeded", 2)
+    assert not job.tags.exists()
