@@ -1,7 +1,7 @@
 """The five statuses and the rules that decide which event may overwrite which.
 
 Events about one job reach the database from several processes, sometimes twice
-and out of order (DESIGN.md §3). Every write is therefore conditional: it only
+and out of order (see docs/status-rules.md). Every write is therefore conditional: it only
 lands on a row whose current state :func:`may_replace` allows. This module is
 pure Python so the rules can be tested as a table; ``recording`` turns the same
 rules into the ``WHERE`` clause of one ``UPDATE``.

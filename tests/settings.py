@@ -1,7 +1,8 @@
 """Settings for the test suite and the worker processes it starts.
 
 A worker is handed the test run's id, database and broker by environment
-variables (DESIGN.md §6), so it sees exactly what the test process sees, and two
+variables (a worker cannot see an in-memory database or an open
+transaction), so it sees exactly what the test process sees, and two
 runs on one machine never share a queue.
 """
 

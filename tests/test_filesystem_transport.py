@@ -6,7 +6,12 @@ from job_status.contrib.celery.filesystem import Transport
 
 
 def test_message_goes_through_and_no_partial_file_is_left(tmp_path):
-    options = {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path)}
+    control = tmp_path.parent / f"{tmp_path.name}-control"
+    options = {
+        "data_folder_in": str(tmp_path),
+        "data_folder_out": str(tmp_path),
+        "control_folder": str(control),  # kombu's default is ./control, in the checkout
+    }
     with Connection("filesystem://", transport=Transport, transport_options=options) as conn:
         queue = conn.SimpleQueue("jobs")
         queue.put({"payload": "x" * 100_000})

@@ -1,6 +1,6 @@
 """Celery signal handlers: translate what Celery reports into recorder events.
 
-Which process runs what (DESIGN.md §4): the publisher runs the publish
+Which process runs what: the publisher runs the publish
 handler; the pool child runs prerun, postrun, success, failure and retry; the
 worker's main process runs revoked, unknown, rejected and some failures (lost
 worker, hard time limit). The handlers stay thin: deciding what an event may
