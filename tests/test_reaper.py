@@ -110,3 +110,15 @@ def test_the_command_with_dry_run_changes_nothing():
 def test_the_command_refuses_a_bad_duration():
     with pytest.raises(CommandError, match="'-5' must be a positive number of seconds"):
         call_command("job_status_reap", "--stale-after", "-5", stdout=StringIO())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_reaper_as_a_celery_task():
+    from job_status.contrib.celery.tasks import reap_stale_jobs
+
+    job = make_job("started")
+    JobStatus.objects.filter(pk=job.pk).update(started_at=job.started_at - timedelta(hours=2))
+
+    assert reap_stale_jobs.apply().get() == 1
+    job.refresh_from_db()
+    assert (job.status, job.was_cancel_requested) == ("failed", False)

@@ -7,7 +7,10 @@ Environment variables switch to real servers:
 ``EXAMPLE_DATABASE=postgres``
     Use PostgreSQL, reached through the usual libpq variables ``PGHOST``
     (default ``127.0.0.1``), ``PGPORT`` (``5432``), ``PGUSER`` (``postgres``),
-    ``PGPASSWORD`` (empty) and ``PGDATABASE`` (``test``). Needs ``psycopg``.
+    ``PGPASSWORD`` (empty) and ``PGDATABASE`` (``job_status_example``, a
+    database of its own). ``run_demo`` creates that database if it does not
+    exist, connecting to the server's ``postgres`` database to do so. Needs
+    ``psycopg``.
 ``CELERY_BROKER_URL``
     Use this broker instead of the filesystem, e.g.
     ``redis://127.0.0.1:6379/0`` (needs ``celery[redis]``).
@@ -55,7 +58,7 @@ if os.environ.get("EXAMPLE_DATABASE") == "postgres":
             "PORT": os.environ.get("PGPORT", "5432"),
             "USER": os.environ.get("PGUSER", "postgres"),
             "PASSWORD": os.environ.get("PGPASSWORD", ""),
-            "NAME": os.environ.get("PGDATABASE", "test"),
+            "NAME": os.environ.get("PGDATABASE", "job_status_example"),
         }
     }
 else:

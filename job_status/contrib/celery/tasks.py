@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import types
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -69,6 +70,8 @@ class TrackedTask(_TaskBase):
         super().__init_subclass__(**kwargs)
         # Celery turns decorator options into class attributes; a plain
         # function there would become a method and receive the task as self.
+        if "run" in cls.__dict__:
+            cls.run = _tracked_run(cls.__dict__["run"])  # type: ignore[method-assign]
         tags = cls.__dict__.get("job_tags")
         if isinstance(tags, types.FunctionType):
             cls.job_tags = staticmethod(tags)
@@ -102,7 +105,10 @@ class TrackedTask(_TaskBase):
             raise LookupError(f"{self.name} is not running: there is no job to report on.")
         return handle
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def _run_tracked(self, body: Callable[[], Any]) -> Any:
+        """Run the task's body the tracked way: not at all if it was cancelled
+        before it started, ``cancelled`` if it stops at a check, and with its
+        exception kept as raised if it fails."""
         from job_status import running
         from job_status.contrib.celery.handlers import FAILURE, SKIP_BODY, failure_as_raised
         from job_status.recording import record
@@ -113,7 +119,7 @@ class TrackedTask(_TaskBase):
             # worker: the row already says cancelled; never run the body.
             raise Ignore()
         try:
-            return super().__call__(*args, **kwargs)
+            return body()
         except running.JobCancelled:
             running.flush(str(request.id))
             record(
@@ -231,6 +237,28 @@ class TrackedTask(_TaskBase):
             )
             record_dispatch(task_id, Transition(Status.QUEUED, 1), info)
         return super().apply_async(args, kwargs, task_id, *positional, headers=headers, **options)
+
+
+def _tracked_run(run: Any) -> Any:
+    """Wrap a task class's ``run`` (the task's body) in :meth:`TrackedTask._run_tracked`.
+
+    The body is wrapped rather than ``__call__`` overridden: with a custom
+    ``__call__``, Celery before 5.7 gives the body a fresh, empty request.
+    """
+    if isinstance(run, staticmethod):  # the decorator's unbound function
+        function = run.__func__
+
+        @functools.wraps(function)
+        def unbound(self: TrackedTask, *args: Any, **kwargs: Any) -> Any:
+            return self._run_tracked(lambda: function(*args, **kwargs))
+
+        return unbound
+
+    @functools.wraps(run)
+    def bound(self: TrackedTask, *args: Any, **kwargs: Any) -> Any:
+        return self._run_tracked(lambda: run(self, *args, **kwargs))
+
+    return bound
 
 
 @overload
