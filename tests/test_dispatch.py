@@ -153,3 +153,11 @@ def test_tracked_task_without_the_celery_app_installed_says_so():
         pytest.raises(ImproperlyConfigured, match=message),
     ):
         tasks.add.apply_async((1, 2), queue=NOBODY)
+
+
+@pytest.mark.django_db
+def test_calling_a_tracked_task_directly_records_nothing():
+    assert tasks.add(2, 3) == 5
+    with pytest.raises(ValueError, match="direct"):
+        tasks.fail("direct")
+    assert not JobStatus.objects.exists()

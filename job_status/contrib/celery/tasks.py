@@ -114,6 +114,8 @@ class TrackedTask(_TaskBase):
         from job_status.recording import record
 
         request = self.request
+        if request.called_directly:
+            return body()  # a plain function call: no job, nothing to record
         if getattr(request, SKIP_BODY, False):
             # Cancelled before it started, and the revoke did not reach this
             # worker: the row already says cancelled; never run the body.

@@ -116,8 +116,6 @@ def ensure_postgres_database() -> bool:
     database = settings.DATABASES["default"]
     if database["ENGINE"] != "django.db.backends.postgresql":
         return False
-    name = str(database["NAME"])
-    where = f"{database['USER']}@{database['HOST']}:{database['PORT']}"
     try:
         import psycopg
         from psycopg import sql
@@ -125,24 +123,36 @@ def ensure_postgres_database() -> bool:
         raise CommandError(
             "EXAMPLE_DATABASE=postgres needs psycopg: pip install 'psycopg[binary]'"
         ) from exc
+    name = str(database["NAME"])
     given = {key: database[key.upper()] for key in ("host", "port", "user", "password")}
     params = {key: str(value) for key, value in given.items() if value}
+    where = f"{database['HOST']}:{database['PORT']} as {database['USER']}"
     try:
-        with psycopg.connect(
-            dbname="postgres", autocommit=True, connect_timeout=10, **params
-        ) as connection:
-            exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-            if exists.fetchone():
+        connection = psycopg.connect(dbname="postgres", autocommit=True, **params)
+    except psycopg.Error as exc:
+        try:  # no access to "postgres" is fine if the database is there already
+            psycopg.connect(dbname=name, **params).close()
+            return False
+        except psycopg.Error:
+            pass
+        raise CommandError(
+            f"Cannot connect to PostgreSQL ({where}, database 'postgres') to create the "
+            f"database {name!r}: {exc}"
+        ) from exc
+    with connection:
+        try:
+            if connection.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+            ).fetchone():
                 return False
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    except psycopg.errors.DuplicateDatabase:
-        return False  # another run created it meanwhile
-    except psycopg.Error as exc:
-        raise CommandError(
-            f"Cannot create the PostgreSQL database {name!r} on {where} through the "
-            f"maintenance database 'postgres': {exc}\n"
-            "Create it yourself, or set PGDATABASE to a database that exists."
-        ) from exc
+        except psycopg.errors.DuplicateDatabase:
+            return False  # another run created it meanwhile
+        except psycopg.Error as exc:
+            raise CommandError(
+                f"Cannot create the PostgreSQL database {name!r} ({where}): {exc}\n"
+                "Create it yourself, or set PGDATABASE to a database that exists."
+            ) from exc
     return True
 
 
