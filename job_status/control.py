@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from job_status.engines import get_engine
 from job_status.recording import cancel_if_queued
-from job_status.statuses import Status
+from job_status.statuses import NOT_FINISHED, Status
 
 if TYPE_CHECKING:
     from job_status.models import JobStatus
@@ -43,9 +43,9 @@ def cancel(job: JobStatus, *, terminate: bool = False) -> bool:
     from job_status.models import JobStatus
 
     now = timezone.now()
-    JobStatus.objects.filter(task_id=job.task_id, cancel_requested_at=None).update(
-        cancel_requested_at=now
-    )
+    JobStatus.objects.filter(
+        task_id=job.task_id, cancel_requested_at=None, status__in=NOT_FINISHED
+    ).update(cancel_requested_at=now)
     cancelled = cancel_if_queued(job.task_id, note="cancelled before it started", at=now)
     if cancelled or job.status == Status.STARTED or terminate:
         # Best effort: the worker may hold the message already (countdown); the
@@ -69,15 +69,29 @@ def retry(job: JobStatus) -> JobStatus:
             "or they could not be stored as JSON), so it cannot be dispatched again."
         )
     new_task_id = get_engine().redispatch(job)
-    return JobStatus.objects.get(task_id=new_task_id)
+    found = JobStatus.objects.filter(task_id=new_task_id).first()
+    if found is not None:
+        return found
+    # Dispatched inside a transaction: the row is written when it commits.
+    # Until then, this unsaved record says what it will hold.
+    return JobStatus(
+        task_id=new_task_id,
+        job=job.job,
+        alias=job.alias,
+        queue=job.queue,
+        status=Status.QUEUED,
+        queued_at=timezone.now(),
+        arguments=job.arguments,
+        retry_of=job,
+    )
 
 
 def send_signal(job: JobStatus, name: str, parameters: dict[str, Any] | None = None) -> None:
     """Send the custom signal ``name`` to a job; it runs its handler when it next checks."""
     from job_status.models import JobSignal
 
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"A signal name must be a non-empty string, got {name!r}.")
+    if not isinstance(name, str) or not name or len(name) > 100:
+        raise ValueError(f"A signal name must be a string of 1 to 100 characters, got {name!r}.")
     parameters = dict(parameters or {})
     DjangoJSONEncoder().encode(parameters)  # refuse what cannot be stored, here and now
     if job.has_finished():

@@ -52,7 +52,8 @@ def find_stale(
     """Rows left ``started`` past their own hard time limit (plus ``grace``), or, without
     one, past ``stale_after`` since they started."""
     now = now or timezone.now()
-    stale_after = stale_after or timedelta(seconds=app_settings.STALE_AFTER)
+    if stale_after is None:
+        stale_after = timedelta(seconds=app_settings.STALE_AFTER)
     grace = grace if grace is not None else timedelta(seconds=app_settings.REAP_GRACE)
     started = JobStatus.objects.filter(status=Status.STARTED, started_at__isnull=False)
     candidates = started.filter(

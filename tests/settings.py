@@ -40,6 +40,23 @@ DATABASES = {
     }
 }
 
+# JOB_STATUS_TEST_POSTGRES=postgresql://postgres@127.0.0.1:5432/postgres runs the
+# suite on PostgreSQL: pytest-django creates this run's own test database there.
+POSTGRES_URL = os.environ.get("JOB_STATUS_TEST_POSTGRES", "")
+if POSTGRES_URL:
+    from urllib.parse import urlsplit
+
+    _url = urlsplit(POSTGRES_URL)
+    DATABASES["default"] = {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": _url.hostname or "127.0.0.1",
+        "PORT": str(_url.port or 5432),
+        "USER": _url.username or "postgres",
+        "PASSWORD": _url.password or "",
+        "NAME": os.environ.get("JOB_STATUS_WORKER_DB", (_url.path or "/postgres").lstrip("/")),
+        "TEST": {"NAME": f"test_job_status_{RUN_ID}"},
+    }
+
 # A worker started with this set tracks every task (tests of track-all).
 JOB_STATUS_TRACK_ALL_TASKS = os.environ.get("JOB_STATUS_TEST_TRACK_ALL") == "1"
 

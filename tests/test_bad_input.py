@@ -73,7 +73,7 @@ def test_alias_and_task_id_that_cannot_be_stored_are_refused(options, problem):
 
 def test_declaration_checks_alias_and_fixed_tags():
     with pytest.raises(TypeError, match="alias must be a string"):
-        tracked_task(alias=5)
+        tracked_task(alias=5)  # type: ignore[call-overload]  # deliberately wrong
     with pytest.raises(InvalidTag):
 
         class BadTags(TrackedTask):

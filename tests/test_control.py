@@ -71,7 +71,7 @@ def test_signals_are_refused_when_nobody_will_handle_them():
     with pytest.raises(ValueError, match="has finished"):
         job.send_signal("pause")
     running = make_job("started")
-    with pytest.raises(ValueError, match="non-empty string"):
+    with pytest.raises(ValueError, match="1 to 100 characters"):
         running.send_signal("")
     with pytest.raises(TypeError):
         running.send_signal("pause", {"when": object()})

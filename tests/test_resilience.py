@@ -1,6 +1,7 @@
 """A status write that fails is retried once on a fresh connection, then logged;
-it never breaks the job. The failures are real SQLite errors ("attempt to write a
-readonly database"), made with ``PRAGMA query_only``."""
+it never breaks the job. The failures are real database errors: on SQLite a
+connection made read-only (``PRAGMA query_only``), on PostgreSQL a connection
+killed by the server (``pg_terminate_backend``) or made read-only."""
 
 import logging
 
@@ -21,17 +22,37 @@ INFO = JobInfo(job="app.tasks.export")
 @pytest.fixture
 def every_connection_read_only():
     options = connection.settings_dict["OPTIONS"]
-    saved = options.get("init_command")
-    options["init_command"] = f"{saved or ''} PRAGMA query_only = ON;"
+    saved = dict(options)
+    if connection.vendor == "sqlite":
+        options["init_command"] = f"{saved.get('init_command') or ''} PRAGMA query_only = ON;"
+    else:
+        options["options"] = "-c default_transaction_read_only=on"
     connection.close()
     yield
-    options["init_command"] = saved
+    options.clear()
+    options.update(saved)
     connection.close()
+
+
+def break_this_connection():
+    """Make the current connection fail its next write; a new one works again."""
+    connection.ensure_connection()
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA query_only = ON")
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    # Killed by the server, from another session: the dropped connection of case P1.
+    other = connection.copy()
+    with other.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    other.close()
 
 
 def test_write_is_retried_on_a_fresh_connection():
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA query_only = ON")  # only this connection refuses writes
+    break_this_connection()
 
     assert record("t1", Transition(Status.QUEUED, 1), info=INFO) is Outcome.CREATED
     assert JobStatus.objects.get(task_id="t1").status == "queued"
@@ -42,7 +63,7 @@ def test_write_that_fails_twice_is_logged_with_the_task_id(every_connection_read
         assert record("t2", Transition(Status.STARTED, 1), info=INFO) is Outcome.FAILED
 
     assert "could not record started for task t2" in caplog.text
-    assert "readonly database" in caplog.text
+    assert "read" in caplog.text  # "readonly database" / "read-only transaction"
 
 
 def test_tracking_failure_never_breaks_the_job(every_connection_read_only, caplog):

@@ -168,7 +168,7 @@ class JobStatus(LaravelModelAliases, models.Model):
         from job_status.running import parse_level
 
         messages = self.messages.all()
-        return messages.filter(level=parse_level(level)) if level else messages
+        return messages if level is None else messages.filter(level=parse_level(level))
 
     def latest_message(self) -> Any:
         """The most recent message that is not a debug message, or ``None``."""

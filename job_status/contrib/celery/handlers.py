@@ -150,6 +150,13 @@ def on_failure(
     if not worker_tracks(sender, request if in_pool_child else None):
         return
     running.flush(task_id)
+    attempt = _attempt(request) if in_pool_child else None
+    if isinstance(exception, running.JobCancelled):
+        # A task tracked only by track-all stopped at a check: that is a cancel.
+        record(
+            task_id, Transition(Status.CANCELLED, attempt), note="stopped at a cancellation check"
+        )
+        return
     stashed = getattr(request, FAILURE, None) if in_pool_child else None
     lost = isinstance(exception, WorkerLostError)
     note = ""

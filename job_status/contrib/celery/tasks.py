@@ -159,7 +159,10 @@ class TrackedTask(_TaskBase):
     ) -> AsyncResult[Any]:
         """``apply_async()`` once the transaction commits, returning a handle at once
         (see :meth:`delay_on_commit`). The job's row appears after the commit."""
-        task_id = options.pop("task_id", None) or uuid()
+        task_id = options.pop("task_id", None)
+        if task_id is None:
+            task_id = uuid()
+        check_task_id(task_id)
         using = options.pop("using", None)
         # Tags and alias are checked now, in the caller's code, not in a commit hook.
         headers = self._tracking_headers(

@@ -119,6 +119,7 @@ def ensure_postgres_database() -> bool:
     try:
         import psycopg
         from psycopg import sql
+        from psycopg.conninfo import make_conninfo
     except ImportError as exc:
         raise CommandError(
             "EXAMPLE_DATABASE=postgres needs psycopg: pip install 'psycopg[binary]'"
@@ -128,10 +129,10 @@ def ensure_postgres_database() -> bool:
     params = {key: str(value) for key, value in given.items() if value}
     where = f"{database['HOST']}:{database['PORT']} as {database['USER']}"
     try:
-        connection = psycopg.connect(dbname="postgres", autocommit=True, **params)
+        connection = psycopg.connect(make_conninfo(dbname="postgres", **params), autocommit=True)
     except psycopg.Error as exc:
         try:  # no access to "postgres" is fine if the database is there already
-            psycopg.connect(dbname=name, **params).close()
+            psycopg.connect(make_conninfo(dbname=name, **params)).close()
             return False
         except psycopg.Error:
             pass
@@ -140,10 +141,9 @@ def ensure_postgres_database() -> bool:
             f"database {name!r}: {exc}"
         ) from exc
     with connection:
+        exists = "SELECT 1 FROM pg_database WHERE datname = %s"
         try:
-            if connection.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", [name]
-            ).fetchone():
+            if connection.execute(exists, [name]).fetchone():
                 return False
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         except psycopg.errors.DuplicateDatabase:
@@ -320,7 +320,10 @@ class Demo:
         """Print the job's progress and latest message whenever they change, as this
         process reads them from the database, until it ends; ``True`` if it was seen
         running part-way (started, 0 < progress < 100)."""
-        self.write(f"\nfollowing {job.alias} {job.task_id[:8]} from this process:")
+        self.write(
+            f"\nfollowing {job.alias} {job.task_id[:8]} from this process (progress is written "
+            "at most once a second, messages at once):"
+        )
         seen_running = False
         last: tuple[object, ...] = ()
 
