@@ -17,11 +17,14 @@ demo: $(VENV)/.installed
 	$(BIN)/python example/manage.py run_demo
 
 REDIS_URL ?= redis://127.0.0.1:6379/0
+POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-## test: the whole suite on the embedded broker, then the real-worker tests again on
-## Redis (REDIS_URL), with what only Redis can show; the tests start their own workers
+## test: the whole suite on SQLite and the embedded broker, again on PostgreSQL
+## (POSTGRES_URL), then the real-worker tests on Redis (REDIS_URL) with what only
+## Redis can show. The tests start their own Celery workers and test database.
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -m "not redis"
+	JOB_STATUS_TEST_POSTGRES=$(POSTGRES_URL) $(BIN)/python -m pytest -m "not redis"
 	JOB_STATUS_TEST_REDIS=$(REDIS_URL) $(BIN)/python -m pytest -m "worker or redis"
 
 ## lint: ruff, mypy and the migrations check
