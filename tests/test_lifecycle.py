@@ -247,3 +247,19 @@ def test_retry_dispatches_a_failed_job_again_and_links_it(worker):
     again = wait_for_finish(again.task_id)
     assert (again.job, again.status, again.arguments) == (failed.job, "failed", failed.arguments)
     assert list(failed.retried_by.all()) == [again]
+
+
+def test_the_timeline_of_a_retried_job_is_in_causal_order(worker):
+    result = tasks.flaky.delay(failures=1)
+
+    job = wait_for_finish(result.id)
+
+    events = [(t.event, t.attempt) for t in job.timeline.all()]
+    assert events == [
+        ("queued", 1),
+        ("started", 1),
+        ("retrying", 1),
+        ("queued", 2),
+        ("started", 2),
+        ("succeeded", 2),
+    ]

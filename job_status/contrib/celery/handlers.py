@@ -44,6 +44,9 @@ SKIP_BODY = "job_status_cancelled_before_start"
 # raised, before Celery may wrap it (an exception that cannot be pickled loses
 # its type and its chained causes on the way to the failure signal).
 FAILURE = "job_status_failure"
+# Set on the request by the tracked task's retry(): when the attempt failed,
+# which is before Celery publishes the next attempt.
+RETRY_AT = "job_status_retry_at"
 
 
 def _attempt(request: Any) -> int:
@@ -184,7 +187,7 @@ def on_retry(
     attempt = _attempt(request)
     exception = getattr(reason, "exc", None)
     failure = describe_exception(exception, _traceback_of(einfo)) if exception else None
-    record_retrying(request.id, attempt, failure)
+    record_retrying(request.id, attempt, failure, at=getattr(request, RETRY_AT, None))
     # The next attempt's message is already published (before this signal):
     # the row waits in the queue again, as attempt n + 1.
     record(request.id, Transition(Status.QUEUED, attempt + 1), info=worker_info(sender, request))

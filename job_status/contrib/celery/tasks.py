@@ -146,6 +146,16 @@ class TrackedTask(_TaskBase):
                 )
             raise
 
+    def retry(self, *args: Any, **kwargs: Any) -> Any:
+        """Celery's ``retry()``, noting first when the attempt failed: Celery
+        publishes the next attempt before it reports this one, and the timeline
+        must show the failure before the next attempt's ``queued``."""
+        from job_status.contrib.celery.handlers import RETRY_AT
+
+        if not self.request.called_directly:
+            setattr(self.request, RETRY_AT, timezone.now())
+        return super().retry(*args, **kwargs)
+
     def delay_on_commit(self, *args: Any, **kwargs: Any) -> AsyncResult[Any]:
         """``delay()`` once the transaction commits (nothing if it rolls back).
 
