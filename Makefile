@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint check clean
+.PHONY: demo test lint matrix check clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,16 @@ lint: $(VENV)/.installed
 	$(BIN)/mypy job_status tests
 	$(BIN)/python -m django makemigrations job_status --check --dry-run --settings=tests.settings --pythonpath=.
 
+## matrix: tox on the newest Django with the newest Python, and on Celery 5.4
+## (pyenv's other Pythons are made visible to tox; `tox` alone runs the whole matrix)
+MATRIX ?= py313-django61,py311-django52-celery54
+matrix: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet "tox>=4"
+	PYENV_VERSION="$$(pyenv version-name 2>/dev/null):$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.1[0-3]\.' | tr '\n' ':')" \
+		$(BIN)/tox run -e $(MATRIX)
+
 ## check: what CI runs
-check: test lint demo
+check: test lint demo matrix
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache example/var

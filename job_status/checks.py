@@ -31,4 +31,13 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
                 id="job_status.E002",
             )
         )
+    database = getattr(settings, "JOB_STATUS_DATABASE", None)
+    if database is not None and database not in settings.DATABASES:
+        errors.append(
+            Error(
+                f"JOB_STATUS_DATABASE is {database!r}, which is not an alias in DATABASES.",
+                hint="Add a second alias for the same database, or remove the setting.",
+                id="job_status.E003",
+            )
+        )
     return errors

@@ -54,5 +54,13 @@ class JobStatusSettings:
         default 60 (the worker's own report usually comes first)."""
         return float(getattr(django_settings, "JOB_STATUS_REAP_GRACE", 60.0))
 
+    @property
+    def DATABASE(self) -> str | None:
+        """The database alias for status writes; default ``None``: the router's choice.
+
+        A second alias to the same database (a separate connection) makes a job's
+        progress and messages visible while the job's own transaction is open."""
+        return getattr(django_settings, "JOB_STATUS_DATABASE", None)
+
 
 app_settings = JobStatusSettings()

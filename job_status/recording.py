@@ -30,6 +30,7 @@ from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from job_status.conf import app_settings
 from job_status.models import JobStatus, JobTag, JobTransition
 from job_status.statuses import FINISHED, Status, Transition, same_attempt_replaceable
 from job_status.tags import TagValue, store_value
@@ -42,6 +43,12 @@ class Outcome(enum.Enum):
     UPDATED = "updated"
     IGNORED = "ignored"  # the row already holds a newer or final state
     FAILED = "failed"  # the database refused twice; logged
+
+
+def status_db() -> str:
+    """The database alias that status writes (and a running job's reads) go to:
+    ``JOB_STATUS_DATABASE``, else the router's choice for ``JobStatus``."""
+    return app_settings.DATABASE or router.db_for_write(JobStatus)
 
 
 def storable_text(text: str, max_length: int | None = None) -> str:
@@ -148,7 +155,7 @@ def _create(task_id: str, event: _Event, info: JobInfo) -> None:
     transition, failure, at = event.transition, event.failure, event.at
     queued_at = min(info.queued_at, at) if info.queued_at else at
     retry_of = info.retry_of
-    if retry_of and not JobStatus.objects.filter(task_id=retry_of).exists():
+    if retry_of and not JobStatus.objects.using(status_db()).filter(task_id=retry_of).exists():
         retry_of = ""  # the original was pruned meanwhile; keep the job, drop the link
     job = JobStatus(
         task_id=task_id,
@@ -173,7 +180,7 @@ def _create(task_id: str, event: _Event, info: JobInfo) -> None:
         time_limit=info.time_limit if transition.status is Status.STARTED else None,
     )
     stored = [store_value(key, value) for key, value in info.tags.items()]
-    using = router.db_for_write(JobStatus)
+    using = status_db()
     with transaction.atomic(using=using):
         job.save(force_insert=True, using=using)
         JobTag.objects.using(using).bulk_create(
@@ -190,7 +197,11 @@ def _create(task_id: str, event: _Event, info: JobInfo) -> None:
 
 def _update(task_id: str, event: _Event) -> bool:
     """One conditional ``UPDATE``; ``True`` if it landed."""
-    rows = JobStatus.objects.filter(task_id=task_id).filter(replaceable_rows(event.transition))
+    rows = (
+        JobStatus.objects.using(status_db())
+        .filter(task_id=task_id)
+        .filter(replaceable_rows(event.transition))
+    )
     return bool(rows.update(**_update_fields(event)))
 
 
@@ -202,7 +213,7 @@ def _write_timeline(
     failure: Failure | None = None,
     note: str = "",
 ) -> None:
-    JobTransition.objects.create(
+    JobTransition.objects.using(status_db()).create(
         job_status_id=task_id,
         event=event,
         attempt=attempt,
@@ -236,7 +247,7 @@ def _apply_to_row(task_id: str, event: _Event) -> Outcome:
     if not first_dispatch and _update(task_id, event):
         return Outcome.UPDATED
     if event.info is None:
-        exists = JobStatus.objects.filter(task_id=task_id).exists()
+        exists = JobStatus.objects.using(status_db()).filter(task_id=task_id).exists()
         return Outcome.IGNORED if exists else Outcome.FAILED
     try:
         _create(task_id, event, event.info)
@@ -255,7 +266,7 @@ def guarded_write(task_id: str, what: str, write: Callable[[], Outcome]) -> Outc
 
     Never raises a database error: tracking must not break the job.
     """
-    using = router.db_for_write(JobStatus)
+    using = status_db()
     for last_try in (False, True):
         try:
             return write()
@@ -308,7 +319,7 @@ def record_retrying(
     when = at or timezone.now()
 
     def write() -> Outcome:
-        if not JobStatus.objects.filter(task_id=task_id).exists():
+        if not JobStatus.objects.using(status_db()).filter(task_id=task_id).exists():
             return Outcome.IGNORED
         _write_timeline(task_id, JobTransition.RETRYING, attempt, when, failure)
         return Outcome.UPDATED
@@ -322,7 +333,7 @@ def cancel_if_queued(task_id: str, note: str, at: datetime | None = None) -> boo
     moment = Value(when, output_field=DateTimeField())
 
     def write() -> Outcome:
-        rows = JobStatus.objects.filter(task_id=task_id, status=Status.QUEUED)
+        rows = JobStatus.objects.using(status_db()).filter(task_id=task_id, status=Status.QUEUED)
         if not rows.update(
             status=Status.CANCELLED,
             status_is_provisional=False,
@@ -342,7 +353,7 @@ def record_dispatch(task_id: str, transition: Transition, info: JobInfo) -> None
     after dispatch. Inside one it is written when the transaction commits; if
     it rolls back, the worker's own write creates the row when the job runs.
     """
-    using = router.db_for_write(JobStatus)
+    using = status_db()
     if transaction.get_connection(using).in_atomic_block:
         transaction.on_commit(lambda: record(task_id, transition, info=info), using=using)
     else:

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from job_status.conf import app_settings
 from job_status.models import JobMessage, JobSignal, JobStatus
-from job_status.recording import Outcome, guarded_write, storable_text
+from job_status.recording import Outcome, guarded_write, status_db, storable_text
 
 logger = logging.getLogger("job_status")
 
@@ -92,7 +92,7 @@ class JobHandle:
         self._last_progress_write = self._clock()
 
         def write() -> Outcome:
-            JobStatus.objects.filter(task_id=self.task_id).update(
+            JobStatus.objects.using(status_db()).filter(task_id=self.task_id).update(
                 progress=percent, progress_current=current, progress_total=total
             )
             return Outcome.UPDATED
@@ -107,7 +107,7 @@ class JobHandle:
         at = timezone.now()
 
         def write() -> Outcome:
-            JobMessage.objects.create(
+            JobMessage.objects.using(status_db()).create(
                 job_status_id=self.task_id,
                 level=level,
                 text=storable_text(str(text)),
@@ -173,10 +173,13 @@ class JobHandle:
 
     def _poll(self) -> None:
         self._last_poll = self._clock()
-        pending = JobSignal.objects.filter(job_status_id=OuterRef("task_id"), handled_at=None)
+        pending = JobSignal.objects.using(status_db()).filter(
+            job_status_id=OuterRef("task_id"), handled_at=None
+        )
         try:
             row = (
-                JobStatus.objects.filter(task_id=self.task_id)
+                JobStatus.objects.using(status_db())
+                .filter(task_id=self.task_id)
                 .annotate(has_signals=Exists(pending))
                 .values("cancel_requested_at", "has_signals")
                 .first()
@@ -192,10 +195,14 @@ class JobHandle:
             self._handle_signals()
 
     def _handle_signals(self) -> None:
-        for signal in JobSignal.objects.filter(job_status__task_id=self.task_id, handled_at=None):
+        for signal in JobSignal.objects.using(status_db()).filter(
+            job_status__task_id=self.task_id, handled_at=None
+        ):
             # Claim it first, so a signal is handled once even if two checks race.
-            claimed = JobSignal.objects.filter(pk=signal.pk, handled_at=None).update(
-                handled_at=timezone.now()
+            claimed = (
+                JobSignal.objects.using(status_db())
+                .filter(pk=signal.pk, handled_at=None)
+                .update(handled_at=timezone.now())
             )
             if not claimed:
                 continue

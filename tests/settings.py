@@ -57,6 +57,9 @@ if POSTGRES_URL:
         "TEST": {"NAME": f"test_job_status_{RUN_ID}"},
     }
 
+# A second connection to the same database, for JOB_STATUS_DATABASE tests.
+DATABASES["status"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
+
 # A worker started with this set tracks every task (tests of track-all).
 JOB_STATUS_TRACK_ALL_TASKS = os.environ.get("JOB_STATUS_TEST_TRACK_ALL") == "1"
 

@@ -32,6 +32,7 @@ from job_status.recording import (
     record,
     record_dispatch,
     record_retrying,
+    status_db,
 )
 from job_status.statuses import Status, Transition
 
@@ -116,7 +117,8 @@ def on_prerun(sender: Any = None, task_id: str = "", task: Any = None, **_: Any)
     if outcome is Outcome.IGNORED:
         # The row did not move to started: if it was cancelled meanwhile (and
         # the revoke was lost), the body must not run.
-        status = JobStatus.objects.filter(task_id=task_id).values_list("status", flat=True).first()
+        rows = JobStatus.objects.using(status_db()).filter(task_id=task_id)
+        status = rows.values_list("status", flat=True).first()
         if status == Status.CANCELLED:
             setattr(request, SKIP_BODY, True)
     running.open_handle(task_id)
