@@ -39,8 +39,8 @@ lint: $(VENV)/.installed
 MATRIX ?= py313-django61,py311-django52-celery54
 matrix: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet "tox>=4"
-	PYENV_VERSION="$$(pyenv version-name 2>/dev/null):$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.1[0-3]\.' | tr '\n' ':')" \
-		$(BIN)/tox run -e $(MATRIX)
+	PATH="$$PATH$$(for v in $$(pyenv versions --bare 2>/dev/null | grep -E '^3\.1[0-3]\.'); do \
+		printf ':%s' "$$(pyenv root)/versions/$$v/bin"; done)" $(BIN)/tox run -e $(MATRIX)
 
 ## check: what CI runs
 check: test lint demo matrix

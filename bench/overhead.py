@@ -18,7 +18,7 @@ told to consume it, so the two rates never disturb each other. Rounds
 alternate (untracked, tracked, dcr, untracked, ...); it prints every round,
 the medians, the ratios to untracked and whether the targets are met.
 
-    python bench/overhead.py                        # PostgreSQL + Redis, N=2000, 5 rounds
+    python bench/overhead.py                        # PostgreSQL + Redis, N=1000, 5 rounds
     python bench/overhead.py --db-reuse-max 1000    # keep the worker's connections
     python bench/overhead.py --instrument           # + statements and connections per job
     python bench/overhead.py --profile              # + cProfile of worker and dispatch
@@ -61,7 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Overhead of job_status against untracked jobs and django-celery-results.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--jobs", "-n", type=int, default=2000, help="jobs per round and kind")
+    parser.add_argument("--jobs", "-n", type=int, default=1000, help="jobs per round and kind")
     parser.add_argument("--rounds", "-r", type=int, default=5, help="rounds of the three kinds")
     parser.add_argument(
         "--warmup", type=int, default=200, help="jobs per kind in an unreported first round"
@@ -99,6 +99,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--conn-max-age",
         default=None,
         help="Django CONN_MAX_AGE (seconds, or 'none' for forever) for both processes",
+    )
+    parser.add_argument(
+        "--synchronous-commit",
+        choices=("on", "off"),
+        default=None,
+        help="PostgreSQL synchronous_commit for the benchmark's database (default: the "
+        "server's); 'off' shows how much of the cost is waiting for the WAL flush of each commit",
+    )
+    parser.add_argument(
+        "--prerun-after-fixup",
+        action="store_true",
+        help="experiment: run job_status's task_prerun receiver after the one of Celery's "
+        "Django fix-up (which closes the connections), so a job's writes share one connection",
     )
     parser.add_argument("--loglevel", default="WARNING", help="the worker's log level")
     parser.add_argument(
@@ -164,6 +177,8 @@ class Run:
             "BENCH_DB_REUSE_MAX": str(args.db_reuse_max or ""),
             "BENCH_CONN_MAX_AGE": str(args.conn_max_age or ""),
         }
+        if args.prerun_after_fixup:
+            env["BENCH_PRERUN_AFTER_FIXUP"] = "1"
         if args.instrument:
             env["BENCH_INSTRUMENT_DIR"] = str(self.instrument_dir)
             self.instrument_dir.mkdir(exist_ok=True)
@@ -189,6 +204,12 @@ def create_database(args: argparse.Namespace) -> None:
         name = sql.Identifier(args.db_name)
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
         admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
+        if args.synchronous_commit:
+            admin.execute(
+                sql.SQL("ALTER DATABASE {} SET synchronous_commit = {}").format(
+                    name, sql.Literal(args.synchronous_commit)
+                )
+            )
 
 
 def drop_database(args: argparse.Namespace) -> None:
@@ -406,18 +427,24 @@ def report(
             f"  {kind + '/untracked':<18} dispatch {ratio(dispatch[kind], dispatch['untracked'])}"
             f"   worker {ratio(worker[kind], worker['untracked'])}"
         )
-    out(f"  {'tracked/dcr':<18} dispatch {ratio(dispatch['tracked'], dispatch['dcr'])}"
-        f"   worker {ratio(worker['tracked'], worker['dcr'])}")
+    out(
+        f"  {'tracked/dcr':<18} dispatch {ratio(dispatch['tracked'], dispatch['dcr'])}"
+        f"   worker {ratio(worker['tracked'], worker['dcr'])}"
+    )
     out("")
     per_dispatch = 1000 / dispatch["tracked"] - 1000 / dispatch["untracked"]
-    out(f"The queued row costs {per_dispatch:.3f} ms per dispatch "
+    out(
+        f"The queued row costs {per_dispatch:.3f} ms per dispatch "
         f"({1000 / dispatch['untracked']:.3f} ms untracked, "
-        f"{1000 / dispatch['tracked']:.3f} ms tracked).")
+        f"{1000 / dispatch['tracked']:.3f} ms tracked)."
+    )
     for kind in ("tracked", "dcr"):
         extra = args.concurrency * (1000 / worker[kind] - 1000 / worker["untracked"])
-        out(f"{kind.capitalize()} jobs cost each pool process {extra:.3f} ms more per job "
+        out(
+            f"{kind.capitalize()} jobs cost each pool process {extra:.3f} ms more per job "
             f"than untracked ({args.concurrency * 1000 / worker['untracked']:.3f} ms "
-            f"-> {args.concurrency * 1000 / worker[kind]:.3f} ms).")
+            f"-> {args.concurrency * 1000 / worker[kind]:.3f} ms)."
+        )
     targets = [
         (
             f"tracked worker throughput >= {TRACKED_WORKER_MIN}x untracked",
@@ -478,7 +505,7 @@ def report_instrumentation(
             f"statements ({1000 * sql_seconds / jobs:.3f} ms)"
         )
         for statement, (count, seconds) in sorted(statements.items(), key=lambda item: -item[1][1]):
-            out(f"      {count / jobs:5.2f} x {statement:<45} {1000 * seconds / jobs:7.3f} ms")
+            out(f"      {count / jobs:5.2f} x {statement:<62} {1000 * seconds / jobs:7.3f} ms")
 
 
 # Where job_status's time goes, as cProfile names the functions (file suffix, name).
@@ -556,9 +583,8 @@ def django_project(run: Run) -> Iterator[Any]:
         import django
 
         django.setup()
-        from django.core.management import call_command
-
         from benchproject.celery_app import app
+        from django.core.management import call_command
 
         call_command("migrate", verbosity=0, interactive=False)
         yield app
@@ -574,6 +600,7 @@ def sweep_redis(client: Any, prefix: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     run = Run(args)
+    started = time.monotonic()
     import redis
 
     counters = redis.Redis.from_url(args.counter_redis)
@@ -582,6 +609,8 @@ def main(argv: list[str] | None = None) -> int:
         f"jobs={args.jobs} rounds={args.rounds} warmup={args.warmup} database={args.database}"
         f" broker={args.broker} concurrency={args.concurrency} prefetch={args.prefetch}"
         f" db_reuse_max={args.db_reuse_max} conn_max_age={args.conn_max_age}"
+        f" synchronous_commit={args.synchronous_commit or 'server default'}"
+        f"{' prerun_after_fixup' if args.prerun_after_fixup else ''}"
         f" loglevel={args.loglevel}{' instrument' if args.instrument else ''}"
         f"{' profile' if args.profile else ''}"
     )
@@ -599,7 +628,6 @@ def main(argv: list[str] | None = None) -> int:
             bench = Bench(run, app, counters)
             if args.instrument:
                 from benchproject.worker_hooks import Instrument
-
                 from django.db import connection
 
                 bench.dispatch_instrument = Instrument(run.instrument_dir, profile=False)
@@ -625,6 +653,15 @@ def main(argv: list[str] | None = None) -> int:
                     rounds.append(results)
             finally:
                 bench.worker.stop()
+            problems = [
+                line
+                for line in bench.worker.output().splitlines()
+                if "ERROR/" in line or "CRITICAL/" in line or "Signal handler" in line
+            ]
+            if problems:
+                print(f"\nThe worker logged {len(problems)} errors; the first ones:")
+                for line in problems[:5]:
+                    print(f"  {line}")
             summary = report(args, rounds)
             if args.instrument:
                 report_instrumentation(
@@ -650,6 +687,7 @@ def main(argv: list[str] | None = None) -> int:
                         args.jobs * args.rounds,
                         args.top,
                     )
+        print(f"\nThe run took {time.monotonic() - started:.0f} s.")
         missed = not all(met for _, met, _ in summary["targets"])
         return 1 if args.strict and missed else 0
     finally:

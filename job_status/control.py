@@ -9,11 +9,10 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from job_status.engines import get_engine
-from job_status.recording import cancel_if_queued
+from job_status.recording import cancel_if_queued, check_storable_json
 from job_status.statuses import NOT_FINISHED, Status
 
 if TYPE_CHECKING:
@@ -93,7 +92,10 @@ def send_signal(job: JobStatus, name: str, parameters: dict[str, Any] | None = N
     if not isinstance(name, str) or not name or len(name) > 100:
         raise ValueError(f"A signal name must be a string of 1 to 100 characters, got {name!r}.")
     parameters = dict(parameters or {})
-    DjangoJSONEncoder().encode(parameters)  # refuse what cannot be stored, here and now
+    try:
+        check_storable_json(parameters)  # refuse what cannot be stored, here and now
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"The parameters of signal {name!r} cannot be stored: {exc}") from exc
     if job.has_finished():
         raise ValueError(
             f"Job {job.task_id} has finished ({job.status}); nobody will handle {name!r}."

@@ -163,9 +163,10 @@ def _delete(jobs: QuerySet[JobStatus]) -> tuple[int, dict[str, int]]:
 
 
 def describe_related(related: Counter[str] | dict[str, int]) -> str:
-    """``"3 job tags, 6 job transitions"``: rows deleted with the jobs, by kind."""
+    """``"3 job tags, 1 job message"``: rows deleted with the jobs, by kind."""
     parts = []
     for label, n in sorted(related.items()):
+        meta = apps.get_model(label)._meta
         if n:
-            parts.append(f"{n} {apps.get_model(label)._meta.verbose_name_plural}")
+            parts.append(f"{n} {meta.verbose_name if n == 1 else meta.verbose_name_plural}")
     return ", ".join(parts)

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import (
     DatabaseError,
+    DataError,
     IntegrityError,
     InterfaceError,
     OperationalError,
@@ -49,6 +51,14 @@ def status_db() -> str:
     """The database alias that status writes (and a running job's reads) go to:
     ``JOB_STATUS_DATABASE``, else the router's choice for ``JobStatus``."""
     return app_settings.DATABASE or router.db_for_write(JobStatus)
+
+
+def check_storable_json(value: Any) -> None:
+    """Raise ``ValueError`` (or ``TypeError``) unless every database can store ``value``
+    in a JSON column: no NaN or infinities, no NUL characters, only JSON types."""
+    encoded = DjangoJSONEncoder(allow_nan=False).encode(value)
+    if "\\u0000" in encoded:
+        raise ValueError("it contains a NUL character, which PostgreSQL cannot store")
 
 
 def storable_text(text: str, max_length: int | None = None) -> str:
@@ -258,6 +268,9 @@ def _apply_to_row(task_id: str, event: _Event) -> Outcome:
         pass
     if not first_dispatch and _update(task_id, event):
         return Outcome.UPDATED
+    if not JobStatus.objects.using(status_db()).filter(task_id=task_id).exists():
+        # The insert failed for another reason (a value the database refused).
+        raise DataError(f"the row for task {task_id} could not be created")
     return Outcome.IGNORED
 
 

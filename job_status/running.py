@@ -24,6 +24,7 @@ from django.utils import timezone
 from job_status.conf import app_settings
 from job_status.models import JobMessage, JobSignal, JobStatus
 from job_status.recording import Outcome, guarded_write, status_db, storable_text
+from job_status.statuses import NOT_FINISHED
 
 logger = logging.getLogger("job_status")
 
@@ -71,6 +72,11 @@ class JobHandle:
         if percent is None:
             if current is None or total is None:
                 raise TypeError("set_progress() takes a percentage, or both current= and total=.")
+            for count in (current, total):
+                if isinstance(count, bool) or not isinstance(count, int):
+                    raise TypeError(f"Progress counts are integers, got {count!r}.")
+                if abs(count) >= 2**63:
+                    raise ValueError(f"Progress count {count} is too large to store.")
             if total <= 0 or current < 0:
                 raise ValueError(f"Progress {current}/{total} is not a valid fraction.")
             percent = min(100.0, 100.0 * current / total)
@@ -92,9 +98,12 @@ class JobHandle:
         self._last_progress_write = self._clock()
 
         def write() -> Outcome:
-            JobStatus.objects.using(status_db()).filter(task_id=self.task_id).update(
-                progress=percent, progress_current=current, progress_total=total
+            # Only while the job is not finished: a late write (a thread the job
+            # left behind) must not change a finished record.
+            rows = JobStatus.objects.using(status_db()).filter(
+                task_id=self.task_id, status__in=NOT_FINISHED
             )
+            rows.update(progress=percent, progress_current=current, progress_total=total)
             return Outcome.UPDATED
 
         guarded_write(self.task_id, "progress", write)

@@ -4,6 +4,7 @@ import pytest
 from django.db import transaction
 
 from job_status.contrib.celery import TrackedTask, tracked_task
+from job_status.control import CannotRetry
 from job_status.models import JobStatus
 from job_status.recording import Failure, JobInfo, record
 from job_status.statuses import Status, Transition
@@ -118,3 +119,92 @@ def test_a_job_sent_by_name_with_unstorable_computed_tags_still_retries(worker):
 
     assert (job.status, job.attempts) == ("succeeded", 2)
     assert not job.tags.exists()
+
+
+@pytest.mark.worker
+@pytest.mark.parametrize("argument", [float("nan"), float("inf")])
+def test_arguments_that_cannot_be_stored_still_leave_a_record(worker, argument):
+    result = tasks.fail_if.delay(argument)
+
+    job = wait_for_finish(result.id)
+
+    assert job.status == "failed"
+    assert job.arguments is None
+    with pytest.raises(CannotRetry, match="no stored arguments"):
+        job.retry()
+
+
+@pytest.mark.worker
+def test_a_tag_function_that_fails_on_the_arguments_still_leaves_a_record(worker):
+    result = app.send_task("tests.testapp.tasks.add", (1,))  # add takes two arguments
+
+    job = wait_for_finish(result.id)
+
+    assert (job.status, job.exception_type) == ("failed", "builtins.TypeError")
+    assert not job.tags.exists()
+
+
+@pytest.mark.worker
+def test_an_exception_whose_str_fails_keeps_its_type(worker):
+    job = wait_for_finish(tasks.raise_bad_str.delay().id)
+
+    assert job.exception_type == "tests.testapp.tasks.BadStr"
+    assert "could not be rendered" in job.exception_message
+
+
+@pytest.mark.worker
+def test_a_body_that_raises_ignore_ends_its_record(worker):
+    job = wait_for_finish(tasks.ignore_itself.delay().id)
+
+    assert job.status == "succeeded"
+    assert "Ignore" in job.timeline.last().note
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        ({"current": 1, "total": float("inf")}, TypeError),
+        ({"current": 1.5, "total": 3}, TypeError),
+        ({"current": 10**20, "total": 10**21}, ValueError),
+    ],
+)
+def test_progress_counts_that_cannot_be_stored_are_refused(arguments, error):
+    from job_status.running import JobHandle
+
+    with pytest.raises(error):
+        JobHandle("t").set_progress(**arguments)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", [float("nan"), "a\x00b"])
+def test_signal_parameters_that_cannot_be_stored_are_refused(value):
+    job = make_job("started")
+
+    with pytest.raises(TypeError, match="cannot be stored"):
+        job.send_signal("pause", {"x": value})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eager_retries_with_propagation_end_failed_and_say_why():
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    try:
+        with pytest.raises(Exception, match="Retry"):
+            tasks.flaky.apply_async(kwargs={"failures": 1}, task_id="p2")
+    finally:
+        app.conf.task_always_eager = app.conf.task_eager_propagates = False
+
+    job = JobStatus.objects.get(task_id="p2")
+    assert job.status == "failed"
+    assert "does not run retries" in job.timeline.last().note
+
+
+@pytest.mark.django_db
+def test_reaper_durations_out_of_range_are_refused():
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="from more than 0 to"):
+        call_command("job_status_reap", "--stale-after", "inf", stdout=StringIO())
+    call_command("job_status_reap", "--grace", "0", stdout=StringIO())  # zero grace is fine

@@ -206,7 +206,7 @@ def test_the_command_says_what_it_deleted_at_each_verbosity():
     out = run("--older-than", "30", "--keep-failed", "--batch-size", "2", "-v", "2")
     assert out.splitlines()[:2] == [
         "Batch 1: 2 job(s), with 2 job tags, 6 job transitions.",
-        "Batch 2: 1 job(s), with 1 job tags, 3 job transitions.",
+        "Batch 2: 1 job(s), with 1 job tag, 3 job transitions.",
     ]
     assert "Deleted 3 job(s) finished before " in out
     assert ": 3 succeeded, 0 cancelled. Failed jobs were kept." in out

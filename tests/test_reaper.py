@@ -108,7 +108,7 @@ def test_the_command_with_dry_run_changes_nothing():
 
 
 def test_the_command_refuses_a_bad_duration():
-    with pytest.raises(CommandError, match="'-5' must be a positive number of seconds"):
+    with pytest.raises(CommandError, match="'-5' must be a number of seconds from more than 0"):
         call_command("job_status_reap", "--stale-after", "-5", stdout=StringIO())
 
 

@@ -64,6 +64,8 @@ def _on_postrun(sender: Any = None, task: Any = None, **_: Any) -> None:
 @signals.worker_process_init.connect(weak=False)
 def _pool_process_init(**_: Any) -> None:
     _state["redis"] = redis.Redis.from_url(os.environ["BENCH_COUNTER_URL"])
+    if os.environ.get("BENCH_PRERUN_AFTER_FIXUP") == "1":
+        prerun_after_fixup()
     # Connected last: after job_status's handlers and Celery's Django fix-up.
     signals.task_prerun.connect(_on_prerun, weak=False)
     signals.task_postrun.connect(_on_postrun, weak=False)
@@ -72,11 +74,28 @@ def _pool_process_init(**_: Any) -> None:
         Instrument(Path(folder), profile=os.environ.get("BENCH_PROFILE") == "1").install()
 
 
+def prerun_after_fixup() -> None:
+    """An experiment, not a fix: move job_status's ``task_prerun`` receiver after
+    the one of Celery's Django fix-up, which closes the database connections.
+
+    job_status connects its receivers when Django is set up, before the worker
+    installs the fix-up's, so by default its ``started`` write opens a
+    connection that the fix-up closes at once, and the ``succeeded`` write
+    opens another. Reordered, both writes share one connection per job.
+    """
+    from job_status.contrib.celery import handlers
+
+    uid = "job_status.contrib.celery.prerun"
+    if signals.task_prerun.disconnect(dispatch_uid=uid):
+        signals.task_prerun.connect(handlers.on_prerun, dispatch_uid=uid, weak=False)
+
+
 class Instrument:
     """Counts and times, per kind of job, what each job costs the pool process."""
 
     def __init__(self, folder: Path, profile: bool) -> None:
         self.folder = folder
+        self.seen: set[str] = set()  # statement kinds run since the last connect
         self.profilers: dict[str, cProfile.Profile] | None = {} if profile else None
         self.stats: dict[str, dict[str, Any]] = defaultdict(
             lambda: {
@@ -142,6 +161,8 @@ class Instrument:
         instrument = self
 
         def wrapper(connection: Any, *args: Any, **kwargs: Any) -> Any:
+            if what == "connect":
+                instrument.seen.clear()  # a new server process: its caches are cold
             started = time.perf_counter()
             try:
                 return original(connection, *args, **kwargs)
@@ -153,14 +174,22 @@ class Instrument:
         setattr(cls, method, wrapper)
 
     def on_connection_created(self, connection: Any = None, **_: Any) -> None:
-        connection.execute_wrappers.append(self.execute)
+        # The wrapper object outlives its connections: add the counter once.
+        if self.execute not in connection.execute_wrappers:
+            connection.execute_wrappers.append(self.execute)
 
     def execute(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         started = time.perf_counter()
         try:
             return execute(sql, params, many, context)
         finally:
-            entry = self.stats[self.kind()]["statements"][statement_kind(sql)]
+            kind = statement_kind(sql)
+            if kind not in self.seen:
+                # The first statement on a table after connecting also pays for
+                # loading the table's and its indexes' descriptions (cold caches).
+                self.seen.add(kind)
+                kind += " (first on its connection)"
+            entry = self.stats[self.kind()]["statements"][kind]
             entry[0] += 1
             entry[1] += time.perf_counter() - started
 

@@ -166,3 +166,20 @@ def retry_once_with_computed_tags(self, p):
     if self.request.retries < 1:
         raise self.retry(countdown=0)
     return "retried"
+
+
+class BadStr(Exception):
+    def __str__(self):
+        raise RuntimeError("__str__ exploded")
+
+
+@tracked_task
+def raise_bad_str():
+    raise BadStr("real")
+
+
+@tracked_task
+def ignore_itself():
+    from celery.exceptions import Ignore
+
+    raise Ignore()

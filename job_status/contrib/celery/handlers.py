@@ -16,7 +16,7 @@ from typing import Any
 
 from billiard.exceptions import WorkerLostError
 from celery import current_app, signals
-from celery.exceptions import TimeLimitExceeded
+from celery.exceptions import Reject, TimeLimitExceeded
 from celery.utils.dispatch import Signal
 from celery.utils.serialization import UnpickleableExceptionWrapper
 from django.db import close_old_connections
@@ -54,13 +54,25 @@ def _attempt(request: Any) -> int:
     return int(getattr(request, "retries", 0) or 0) + 1
 
 
+def _safe_text(render: Callable[[], str], kind: type) -> str:
+    try:
+        return render()
+    except Exception:  # the exception's own __str__ failed: never let that mask it
+        return f"<{kind.__qualname__}: its message could not be rendered>"
+
+
 def failure_as_raised(exception: BaseException) -> Failure:
     """The exception's dotted type, message and full traceback, chained causes included."""
     kind = type(exception)
     return Failure(
         f"{kind.__module__}.{kind.__qualname__}",
-        str(exception),
-        "".join(traceback_module.format_exception(kind, exception, exception.__traceback__)),
+        _safe_text(lambda: str(exception), kind),
+        _safe_text(
+            lambda: "".join(
+                traceback_module.format_exception(kind, exception, exception.__traceback__)
+            ),
+            kind,
+        ),
     )
 
 
@@ -73,8 +85,14 @@ def describe_exception(exception: BaseException, traceback: str = "") -> Failure
             or " ".join(str(arg) for arg in exception.exc_args or ()),
             traceback,
         )
+    if isinstance(exception, Reject):
+        return Failure("celery.exceptions.Reject", str(getattr(exception, "reason", "")), traceback)
     kind = type(exception)
-    return Failure(f"{kind.__module__}.{kind.__qualname__}", str(exception), traceback)
+    return Failure(
+        f"{kind.__module__}.{kind.__qualname__}",
+        _safe_text(lambda: str(exception), kind),
+        traceback,
+    )
 
 
 def _traceback_of(einfo: Any) -> str:

@@ -59,9 +59,16 @@ def decode(headers: Any) -> TrackingHeaders:
         tracked=True,
         alias=get(ALIAS) or "",
         tags=dict(tags) if isinstance(tags, dict) else {},
-        queued_at=datetime.fromisoformat(queued_at) if isinstance(queued_at, str) else None,
+        queued_at=_parse_time(queued_at),
         retry_of=get(RETRY_OF) or "",
     )
+
+
+def _parse_time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None  # a malformed header costs the dispatch time, not the record
 
 
 def from_request(request: Any) -> TrackingHeaders:

@@ -5,13 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.serializers.json import DjangoJSONEncoder
-
 from job_status.conf import app_settings
 from job_status.contrib.celery import headers as tracking
 from job_status.contrib.celery.tasks import TrackedTask
-from job_status.recording import JobInfo
-from job_status.tags import InvalidTag
+from job_status.recording import JobInfo, check_storable_json
 
 logger = logging.getLogger("job_status")
 
@@ -32,9 +29,11 @@ def stored_arguments(args: Any, kwargs: Any) -> dict[str, Any] | None:
         return None
     arguments = {"args": list(args or ()), "kwargs": dict(kwargs or {})}
     try:
-        DjangoJSONEncoder().encode(arguments)
+        check_storable_json(arguments)
     except (TypeError, ValueError):
-        return None  # e.g. objects sent with the pickle serializer; retry() will say so
+        # e.g. objects sent with the pickle serializer, NaN, NUL: the job is
+        # still recorded, and retry() says why it cannot dispatch it again.
+        return None
     return arguments
 
 
@@ -58,8 +57,10 @@ def job_info(
         alias = task.job_alias
         try:
             tags = task.job_tags_for(args, kwargs)
-        except InvalidTag:
-            logger.warning("job_status: %s has tags that cannot be stored", name, exc_info=True)
+        except Exception:
+            # The task's own tag code failed on these arguments (bad arguments,
+            # unstorable tags): record the job without its tags, never lose it.
+            logger.warning("job_status: could not compute the tags of %s", name, exc_info=True)
             tags = {}
     get = tracking.getter(canvas)
     return JobInfo(

@@ -130,15 +130,37 @@ class TrackedTask(_TaskBase):
                 note="stopped at a cancellation check",
             )
             raise Ignore() from None
-        except (Ignore, Retry):
+        except Retry as retry:
+            if request.is_eager and self.app.conf.task_eager_propagates:
+                # Celery raises the Retry to the caller and never runs the retry.
+                record(
+                    str(request.id),
+                    Transition(Status.FAILED, int(request.retries or 0) + 1),
+                    failure=failure_as_raised(retry),
+                    note="eager mode with task_eager_propagates does not run retries",
+                )
+            raise
+        except Ignore:
+            if not getattr(request, SKIP_BODY, False):
+                # The body ended itself without an outcome (Task.replace does
+                # this once it has handed over): it finished, nothing failed.
+                record(
+                    str(request.id),
+                    Transition(Status.SUCCEEDED, int(request.retries or 0) + 1),
+                    note="the task raised Ignore (e.g. it was replaced)",
+                )
             raise
         except BaseException as exc:
             failure = failure_as_raised(exc)
             setattr(request, FAILURE, failure)
-            if request.is_eager:
+            autoretry = tuple(getattr(self, "autoretry_for", ()) or ())
+            if (
+                request.is_eager
+                and self.app.conf.task_eager_propagates
+                and not isinstance(exc, autoretry)
+            ):
                 # With task_eager_propagates, Celery re-raises before it sends
-                # task_failure: record the failure here. (Without it, the
-                # signal's write finds the row already failed and changes nothing.)
+                # task_failure: record the failure here.
                 record(
                     str(request.id),
                     Transition(Status.FAILED, int(request.retries or 0) + 1),

@@ -10,15 +10,24 @@ from django.core.management.base import BaseCommand, CommandError
 
 from job_status.reaper import reap
 
+MAX_SECONDS = 10 * 365 * 24 * 3600  # ten years: beyond that, a typo
 
-def _seconds(value: str) -> float:
+
+def _seconds(value: str, *, allow_zero: bool = False) -> float:
     try:
         seconds = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"{value!r} must be a positive number of seconds")
+    if not (0 <= seconds <= MAX_SECONDS) or (seconds == 0 and not allow_zero):
+        least = "0" if allow_zero else "more than 0"
+        raise argparse.ArgumentTypeError(
+            f"{value!r} must be a number of seconds from {least} to {MAX_SECONDS}"
+        )
     return seconds
+
+
+def _grace(value: str) -> float:
+    return _seconds(value, allow_zero=True)
 
 
 class Command(BaseCommand):
@@ -36,7 +45,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--grace",
-            type=_seconds,
+            type=_grace,
             help="Seconds past a job's own hard time limit before it is failed "
             "(default: JOB_STATUS_REAP_GRACE, 60).",
         )
@@ -47,7 +56,7 @@ class Command(BaseCommand):
         try:
             report = reap(
                 stale_after=timedelta(seconds=stale_after) if stale_after else None,
-                grace=timedelta(seconds=grace) if grace else None,
+                grace=timedelta(seconds=grace) if grace is not None else None,
                 dry_run=options["dry_run"],
             )
         except ValueError as exc:
