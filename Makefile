@@ -23,7 +23,7 @@ POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 ## (POSTGRES_URL), then the real-worker tests on Redis (REDIS_URL) with what only
 ## Redis can show. The tests start their own Celery workers and test database.
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest -m "not redis"
+	$(BIN)/python -m pytest -m "not redis and not postgres"
 	JOB_STATUS_TEST_POSTGRES=$(POSTGRES_URL) $(BIN)/python -m pytest -m "not redis"
 	JOB_STATUS_TEST_REDIS=$(REDIS_URL) $(BIN)/python -m pytest -m "worker or redis"
 

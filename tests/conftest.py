@@ -163,6 +163,30 @@ def doomed_worker(django_db_setup, transactional_db, tmp_path) -> Iterator[Worke
         worker.kill()
 
 
+@pytest.fixture
+def start_worker(django_db_setup, transactional_db, tmp_path) -> Iterator[Callable[..., Worker]]:
+    """Start workers of this test's own (``start_worker("queue", concurrency=4)``);
+    each is stopped after the test, and the test fails if one logged a tracking error."""
+    started: list[Worker] = []
+
+    def start(queue: str, concurrency: int = 1, env: dict[str, str] | None = None) -> Worker:
+        worker = Worker(tmp_path / f"{queue}.log", concurrency=concurrency, queue=queue, env=env)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+        assert worker.tracking_errors() == [], f"tracking failed in the {worker.queue} worker"
+
+
+@pytest.fixture
+def on_postgres() -> None:
+    """For tests of what only PostgreSQL shows; ``make test`` runs them in its PostgreSQL pass."""
+    if not settings.POSTGRES_URL:
+        pytest.fail("This test needs PostgreSQL: run it with JOB_STATUS_TEST_POSTGRES set.")
+
+
 @pytest.fixture(scope="session")
 def track_all_worker_process(
     django_db_setup, django_db_blocker, tmp_path_factory

@@ -183,3 +183,12 @@ def ignore_itself():
     from celery.exceptions import Ignore
 
     raise Ignore()
+
+
+@tracked_task
+def close_connection_then_fail():
+    """Case P1: the job closes the worker's database connection, then raises."""
+    from django.db import connection
+
+    connection.close()
+    raise RuntimeError("after closing the connection")
