@@ -122,6 +122,9 @@ class _Event:
     info: JobInfo | None
     failure: Failure | None
     note: str
+    # A dispatch is history even when the row has moved on (the worker got
+    # there first): its timeline entry is written either way.
+    always_in_timeline: bool = False
 
 
 def replaceable_rows(transition: Transition) -> Q:
@@ -237,7 +240,9 @@ def _write_timeline(
 
 def _apply(task_id: str, event: _Event) -> Outcome:
     outcome = _apply_to_row(task_id, event)
-    if outcome in (Outcome.CREATED, Outcome.UPDATED):
+    if outcome in (Outcome.CREATED, Outcome.UPDATED) or (
+        outcome is Outcome.IGNORED and event.always_in_timeline
+    ):
         _write_timeline(
             task_id,
             event.transition.status,
@@ -304,14 +309,15 @@ def record(
     failure: Failure | None = None,
     note: str = "",
     at: datetime | None = None,
+    always_in_timeline: bool = False,
 ) -> Outcome:
     """Apply one event to the row of ``task_id``, creating it from ``info`` if needed,
-    and add it to the job's timeline if it changed the row.
+    and add it to the job's timeline if it changed the row (or always, if asked).
 
     Never raises a database error: a write that fails is retried once after
     reconnecting, and then logged with the task id.
     """
-    event = _Event(transition, at or timezone.now(), info, failure, note)
+    event = _Event(transition, at or timezone.now(), info, failure, note, always_in_timeline)
     outcome = guarded_write(task_id, transition.status, lambda: _apply(task_id, event))
     if outcome is Outcome.FAILED and info is None:
         logger.warning(
@@ -366,8 +372,15 @@ def record_dispatch(task_id: str, transition: Transition, info: JobInfo) -> None
     after dispatch. Inside one it is written when the transaction commits; if
     it rolls back, the worker's own write creates the row when the job runs.
     """
+    now = timezone.now()
+    # The dispatch happened when the dispatcher stamped it, before the publish.
+    at = min(info.queued_at, now) if info.queued_at else now
+
+    def write() -> None:
+        record(task_id, transition, info=info, at=at, always_in_timeline=True)
+
     using = status_db()
     if transaction.get_connection(using).in_atomic_block:
-        transaction.on_commit(lambda: record(task_id, transition, info=info), using=using)
+        transaction.on_commit(write, using=using)
     else:
-        record(task_id, transition, info=info)
+        write()

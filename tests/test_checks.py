@@ -33,7 +33,8 @@ def test_a_lone_exclusion_string_still_means_one_prefix():
     assert app_settings.TRACK_ALL_EXCLUDE == ("celery.",)
 
 
-@pytest.mark.django_db  # Django 6.1's check command also runs the database checks
+# Django 6.1's check command also runs the database checks, on every alias.
+@pytest.mark.django_db(databases=["default", "status"])
 @override_settings(JOB_STATUS_TRACK_ALL_TASKS=1)
 def test_checks_run_with_manage_py_check():
     with pytest.raises(SystemCheckError, match=r"job_status\.E001"):

@@ -132,3 +132,20 @@ def test_database_update_agrees_with_the_rules(current):
         )
         outcome = record(task_id, incoming, info=INFO)
         assert (outcome is Outcome.UPDATED) is may_replace(current, incoming), (current, incoming)
+
+
+def test_a_dispatch_the_worker_overtook_is_still_in_the_timeline(
+    django_capture_on_commit_callbacks,
+):
+    from job_status.recording import record_dispatch
+
+    prerun("task-1", at=T0 + timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):  # the test runs in a transaction
+        record_dispatch("task-1", Transition(Status.QUEUED, 1), JobInfo(job="x", queued_at=T0))
+
+    job = JobStatus.objects.get(task_id="task-1")
+    assert job.status == Status.STARTED
+    assert [(t.event, t.at) for t in job.timeline.all()] == [
+        ("queued", T0),
+        ("started", T0 + timedelta(seconds=1)),
+    ]
