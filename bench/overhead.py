@@ -432,6 +432,16 @@ def report(
         f"   worker {ratio(worker['tracked'], worker['dcr'])}"
     )
     out("")
+    out("Ratios within each round (median, min-max): steadier when the machine is busy")
+    for kind, base in (("tracked", "untracked"), ("dcr", "untracked"), ("tracked", "dcr")):
+        cells = []
+        for index, what in ((0, "dispatch"), (1, "worker")):
+            values = [r[kind][index] / r[base][index] for r in rounds]
+            cells.append(
+                f"{what} {statistics.median(values):.2f}x ({min(values):.2f}-{max(values):.2f})"
+            )
+        out(f"  {kind + '/' + base:<18} {'   '.join(cells)}")
+    out("")
     per_dispatch = 1000 / dispatch["tracked"] - 1000 / dispatch["untracked"]
     out(
         f"The queued row costs {per_dispatch:.3f} ms per dispatch "

@@ -239,6 +239,12 @@ def _write_timeline(
 
 
 def _apply(task_id: str, event: _Event) -> Outcome:
+    # One transaction, so nobody sees the new status without its timeline entry.
+    with transaction.atomic(using=status_db()):
+        return _apply_in_transaction(task_id, event)
+
+
+def _apply_in_transaction(task_id: str, event: _Event) -> Outcome:
     outcome = _apply_to_row(task_id, event)
     if outcome in (Outcome.CREATED, Outcome.UPDATED) or (
         outcome is Outcome.IGNORED and event.always_in_timeline
@@ -373,8 +379,10 @@ def record_dispatch(task_id: str, transition: Transition, info: JobInfo) -> None
     it rolls back, the worker's own write creates the row when the job runs.
     """
     now = timezone.now()
-    # The dispatch happened when the dispatcher stamped it, before the publish.
-    at = min(info.queued_at, now) if info.queued_at else now
+    # A first dispatch happened when the dispatcher stamped it, before the
+    # publish. (A retry's message keeps that first stamp: it is queued now.)
+    first = transition.attempt == 1
+    at = min(info.queued_at, now) if info.queued_at and first else now
 
     def write() -> None:
         record(task_id, transition, info=info, at=at, always_in_timeline=True)

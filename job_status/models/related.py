@@ -60,6 +60,7 @@ class JobMessage(models.Model):
         JobStatus,
         to_field="task_id",
         db_column="task_id",
+        db_index=False,  # the composite index below starts with it
         on_delete=models.CASCADE,
         related_name="messages",
     )
@@ -89,6 +90,7 @@ class JobTransition(models.Model):
         JobStatus,
         to_field="task_id",
         db_column="task_id",
+        db_index=False,  # the composite index below starts with it
         on_delete=models.CASCADE,
         related_name="timeline",
     )
@@ -117,6 +119,7 @@ class JobSignal(models.Model):
         JobStatus,
         to_field="task_id",
         db_column="task_id",
+        db_index=False,  # the composite index below starts with it
         on_delete=models.CASCADE,
         related_name="signals",
     )
