@@ -25,7 +25,7 @@ POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -m "not redis and not postgres"
 	JOB_STATUS_TEST_POSTGRES=$(POSTGRES_URL) $(BIN)/python -m pytest -m "not redis"
-	JOB_STATUS_TEST_REDIS=$(REDIS_URL) $(BIN)/python -m pytest -m "worker or redis"
+	JOB_STATUS_TEST_REDIS=$(REDIS_URL) $(BIN)/python -m pytest -m "(worker or redis) and not postgres"
 
 ## lint: ruff, mypy and the migrations check
 lint: $(VENV)/.installed

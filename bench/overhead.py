@@ -515,6 +515,8 @@ def report_instrumentation(
             f"statements ({1000 * sql_seconds / jobs:.3f} ms)"
         )
         for statement, (count, seconds) in sorted(statements.items(), key=lambda item: -item[1][1]):
+            if count / jobs < 0.005:
+                continue  # e.g. the first statements of a connection kept for many jobs
             out(f"      {count / jobs:5.2f} x {statement:<62} {1000 * seconds / jobs:7.3f} ms")
 
 
@@ -602,6 +604,26 @@ def django_project(run: Run) -> Iterator[Any]:
         drop_database(run.args)
 
 
+def code_version() -> str:
+    """The commit of the job_status being measured, and whether job_status/ has changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "job_status"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return f"{commit}{' + uncommitted changes in job_status/' if changed else ''}"
+
+
 def sweep_redis(client: Any, prefix: str) -> None:
     for key in client.scan_iter(f"{prefix}*"):
         client.delete(key)
@@ -633,7 +655,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"job_status overhead benchmark (P4): {settings_line}")
             print(
                 f"Python {sys.version.split()[0]}, Django {django.__version__}, Celery "
-                f"{celery.__version__}, django-celery-results {django_celery_results.__version__}"
+                f"{celery.__version__}, django-celery-results {django_celery_results.__version__},"
+                f" job_status at {code_version()}"
             )
             bench = Bench(run, app, counters)
             if args.instrument:
