@@ -134,6 +134,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--keep-db", action="store_true", help="keep the database at the end, for a look"
     )
     args = parser.parse_args(argv)
+    if args.jobs < 1 or args.rounds < 1 or args.warmup < 0:
+        parser.error("--jobs and --rounds must be at least 1, --warmup at least 0")
     if args.profile:
         args.instrument = True
     if not args.counter_redis:
