@@ -29,8 +29,10 @@ class Channel(filesystem.Channel):
     def _put(self, queue: str, message: Any, **kwargs: Any) -> None:  # type: ignore[override]
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
-        # The consumer only picks files whose name ends in ".<queue>.msg".
-        partial = f"{final}.partial"
+        # The consumer picks files whose name contains ".<queue>.msg" (kombu 5.4
+        # matches anywhere in the name, later versions at the end), so the partial
+        # file's name must not contain it at all.
+        partial = os.path.join(self.data_folder_out, f".partial-{uuid.uuid4()}")
         try:
             with open(partial, "wb") as file:
                 file.write(str_to_bytes(dumps(message)))
