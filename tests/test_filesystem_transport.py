@@ -46,6 +46,7 @@ def test_a_consumer_never_sees_a_message_being_written(tmp_path, monkeypatch):
 
     with Connection("filesystem://", transport=Transport, transport_options=options) as consumer:
         channel = consumer.default_channel
+        assert isinstance(channel, filesystem.Channel)
 
         def replace_after_a_look(src, dst):
             # The file is fully written but not yet renamed: what does a consumer see?
@@ -55,7 +56,7 @@ def test_a_consumer_never_sees_a_message_being_written(tmp_path, monkeypatch):
                 seen_while_writing.append(None)
             real_replace(src, dst)
 
-        monkeypatch.setattr(filesystem.os, "replace", replace_after_a_look)
+        monkeypatch.setattr(os, "replace", replace_after_a_look)
         with Connection(
             "filesystem://", transport=Transport, transport_options=options
         ) as producer:
