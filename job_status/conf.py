@@ -62,5 +62,12 @@ class JobStatusSettings:
         progress and messages visible while the job's own transaction is open."""
         return getattr(django_settings, "JOB_STATUS_DATABASE", None)
 
+    @property
+    def WRITER_THREAD(self) -> bool:
+        """Write a worker process's status events on a thread of their own, with a
+        connection kept for the life of the process; default ``True``. ``False``:
+        on the job's own thread, which Celery reconnects for every job."""
+        return bool(getattr(django_settings, "JOB_STATUS_WRITER_THREAD", True))
+
 
 app_settings = JobStatusSettings()

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -115,16 +116,26 @@ class Failure:
         object.__setattr__(self, "traceback", storable_text(self.traceback))
 
 
-@dataclass(frozen=True)
+# What creates the row if it is missing: given, or built only when needed (a
+# worker's event almost always finds its row, and building it costs).
+InfoSource = JobInfo | Callable[[], JobInfo] | None
+
+
+@dataclass
 class _Event:
     transition: Transition
     at: datetime
-    info: JobInfo | None
+    info_source: InfoSource
     failure: Failure | None
     note: str
     # A dispatch is history even when the row has moved on (the worker got
     # there first): its timeline entry is written either way.
     always_in_timeline: bool = False
+
+    @cached_property
+    def info(self) -> JobInfo | None:
+        source = self.info_source
+        return source() if callable(source) else source
 
 
 def replaceable_rows(transition: Transition) -> Q:
@@ -311,7 +322,7 @@ def record(
     task_id: str,
     transition: Transition,
     *,
-    info: JobInfo | None = None,
+    info: InfoSource = None,
     failure: Failure | None = None,
     note: str = "",
     at: datetime | None = None,
@@ -319,6 +330,7 @@ def record(
 ) -> Outcome:
     """Apply one event to the row of ``task_id``, creating it from ``info`` if needed,
     and add it to the job's timeline if it changed the row (or always, if asked).
+    ``info`` may be a callable, called only if the row has to be created.
 
     Never raises a database error: a write that fails is retried once after
     reconnecting, and then logged with the task id.

@@ -107,3 +107,30 @@ def test_two_thousand_jobs_through_four_processes(on_postgres, start_worker):
         for result, value in zip(results, values, strict=True)
     }
     assert rows == expected
+
+
+@pytest.mark.postgres
+def test_a_pool_process_keeps_its_connection_for_status_writes(on_postgres, start_worker):
+    """Celery closes a pool process's connections before and after every job; the
+    status writer's thread keeps its own, so 30 jobs open no new session (they
+    would open 60 if the writes were made on the job's thread)."""
+
+    def sessions_so_far() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+            )
+            return int(cursor.fetchone()[0])
+
+    start_worker("sessions", concurrency=2)
+    # Both pool processes take a job first and open their writer's connection.
+    warm_up = [tasks.sleep.apply_async((0.5,), queue="sessions") for _ in range(2)]
+    for result in warm_up:
+        wait_for_finish(result.id)
+    before = sessions_so_far()
+
+    results = [tasks.add.apply_async((n, n), queue="sessions") for n in range(30)]
+    for result in results:
+        assert wait_for_finish(result.id).status == "succeeded"
+
+    assert sessions_so_far() - before == 0

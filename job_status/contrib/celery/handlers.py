@@ -20,8 +20,10 @@ from celery.exceptions import Reject, TimeLimitExceeded
 from celery.utils.dispatch import Signal
 from celery.utils.serialization import UnpickleableExceptionWrapper
 from django.db import close_old_connections
+from django.utils import timezone
 
 from job_status import running
+from job_status.conf import app_settings
 from job_status.contrib.celery import headers as tracking
 from job_status.contrib.celery.info import is_tracked, job_info, worker_info, worker_tracks
 from job_status.models import JobStatus
@@ -35,6 +37,7 @@ from job_status.recording import (
     status_db,
 )
 from job_status.statuses import Status, Transition
+from job_status.writer import writer
 
 logger = logging.getLogger("job_status")
 
@@ -129,16 +132,21 @@ def on_prerun(sender: Any = None, task_id: str = "", task: Any = None, **_: Any)
     request = task.request
     if not worker_tracks(task, request):
         return
-    outcome = record(
-        task_id, Transition(Status.STARTED, _attempt(request)), info=worker_info(task, request)
-    )
-    if outcome is Outcome.IGNORED:
+    transition = Transition(Status.STARTED, _attempt(request))
+    info = worker_info(task, request)  # started writes the worker and the time limit
+
+    def start() -> bool:
+        """Record the start; ``True`` if the job was cancelled before it started."""
+        if record(task_id, transition, info=info) is not Outcome.IGNORED:
+            return False
         # The row did not move to started: if it was cancelled meanwhile (and
         # the revoke was lost), the body must not run.
         rows = JobStatus.objects.using(status_db()).filter(task_id=task_id)
-        status = rows.values_list("status", flat=True).first()
-        if status == Status.CANCELLED:
-            setattr(request, SKIP_BODY, True)
+        return rows.values_list("status", flat=True).first() == Status.CANCELLED
+
+    # Waits for the answer: it decides whether the body runs.
+    if writer.call(start):
+        setattr(request, SKIP_BODY, True)
     running.open_handle(task_id)
 
 
@@ -150,10 +158,11 @@ def on_success(sender: Any = None, **_: Any) -> None:
     request = sender.request
     if worker_tracks(sender, request):
         running.flush(request.id)  # then the success writes 100
-        record(
-            request.id,
-            Transition(Status.SUCCEEDED, _attempt(request)),
-            info=worker_info(sender, request),
+        task_id, transition = request.id, Transition(Status.SUCCEEDED, _attempt(request))
+        at = timezone.now()
+        # Not waited for: the process goes on to its next job meanwhile.
+        writer.submit(
+            lambda: record(task_id, transition, info=lambda: worker_info(sender, request), at=at)
         )
 
 
@@ -174,11 +183,12 @@ def on_failure(
         return
     running.flush(task_id)
     attempt = _attempt(request) if in_pool_child else None
+    at = timezone.now()
     if isinstance(exception, running.JobCancelled):
         # A task tracked only by track-all stopped at a check: that is a cancel.
-        record(
-            task_id, Transition(Status.CANCELLED, attempt), note="stopped at a cancellation check"
-        )
+        cancelled = Transition(Status.CANCELLED, attempt)
+        note = "stopped at a cancellation check"
+        writer.submit(lambda: record(task_id, cancelled, note=note, at=at))
         return
     stashed = getattr(request, FAILURE, None) if in_pool_child else None
     lost = isinstance(exception, WorkerLostError)
@@ -187,16 +197,17 @@ def on_failure(
         note = "the worker process running the job was lost; a redelivery may still finish it"
     elif isinstance(exception, TimeLimitExceeded):
         note = "hard time limit exceeded"
-    record(
-        task_id,
-        # A failure presumed from a lost worker stays provisional: if the same
-        # attempt is delivered again and runs, what really happened wins.
-        Transition(Status.FAILED, _attempt(request) if in_pool_child else None, provisional=lost),
-        info=worker_info(sender, request) if in_pool_child else JobInfo(job=sender.name),
-        failure=stashed
-        or (describe_exception(exception, _traceback_of(einfo)) if exception else None),
-        note=note,
+    # A failure presumed from a lost worker stays provisional: if the same
+    # attempt is delivered again and runs, what really happened wins.
+    transition = Transition(Status.FAILED, attempt, provisional=lost)
+    failure = stashed or (
+        describe_exception(exception, _traceback_of(einfo)) if exception else None
     )
+    info: Callable[[], JobInfo] = (
+        (lambda: worker_info(sender, request)) if in_pool_child else (lambda: JobInfo(sender.name))
+    )
+    # In the pool process, not waited for: it goes on to its next job meanwhile.
+    writer.submit(lambda: record(task_id, transition, info=info, failure=failure, note=note, at=at))
 
 
 def on_retry(
@@ -204,13 +215,20 @@ def on_retry(
 ) -> None:
     if not worker_tracks(sender, request):
         return
-    attempt = _attempt(request)
+    task_id, attempt = request.id, _attempt(request)
     exception = getattr(reason, "exc", None)
     failure = describe_exception(exception, _traceback_of(einfo)) if exception else None
-    record_retrying(request.id, attempt, failure, at=getattr(request, RETRY_AT, None))
-    # The next attempt's message is already published (before this signal):
-    # the row waits in the queue again, as attempt n + 1.
-    record(request.id, Transition(Status.QUEUED, attempt + 1), info=worker_info(sender, request))
+    at = timezone.now()
+    failed_at = getattr(request, RETRY_AT, None) or at
+    info = worker_info(sender, request)
+
+    def write() -> None:
+        record_retrying(task_id, attempt, failure, at=failed_at)
+        # The next attempt's message is already published (before this signal):
+        # the row waits in the queue again, as attempt n + 1.
+        record(task_id, Transition(Status.QUEUED, attempt + 1), info=info, at=at)
+
+    writer.submit(write)
 
 
 def on_revoked(
@@ -280,6 +298,17 @@ def on_rejected(sender: Any = None, message: Any = None, exc: Any = None, **_: A
     )
 
 
+def start_writer(**_: Any) -> None:
+    """In each pool process: status writes on a thread with its own connection,
+    which Celery's per-job connection clean-up leaves alone (``job_status.writer``)."""
+    if app_settings.WRITER_THREAD:
+        writer.start()
+
+
+def stop_writer(**_: Any) -> None:
+    writer.stop()
+
+
 def connect() -> None:
     """Connect every handler; called from the app's ``ready()``."""
     uid = "job_status.contrib.celery.{}"
@@ -293,6 +322,8 @@ def connect() -> None:
         (signals.task_revoked, on_revoked, "revoked"),
         (signals.task_unknown, on_unknown, "unknown"),
         (signals.task_rejected, on_rejected, "rejected"),
+        (signals.worker_process_init, start_writer, "start_writer"),
+        (signals.worker_process_shutdown, stop_writer, "stop_writer"),
     ]
     for signal, handler, name in receivers:
         signal.connect(handler, dispatch_uid=uid.format(name), weak=False)
