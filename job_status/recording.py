@@ -175,7 +175,7 @@ def _update_fields(event: _Event) -> dict[str, Any]:
     return fields
 
 
-def _create(task_id: str, event: _Event, info: JobInfo) -> None:
+def _create(task_id: str, event: _Event, info: JobInfo, savepoint: bool = True) -> None:
     transition, failure, at = event.transition, event.failure, event.at
     queued_at = min(info.queued_at, at) if info.queued_at else at
     retry_of = info.retry_of
@@ -205,7 +205,7 @@ def _create(task_id: str, event: _Event, info: JobInfo) -> None:
     )
     stored = [store_value(key, value) for key, value in info.tags.items()]
     using = status_db()
-    with transaction.atomic(using=using):
+    with transaction.atomic(using=using, savepoint=savepoint):
         job.save(force_insert=True, using=using)
         JobTag.objects.using(using).bulk_create(
             JobTag(
@@ -250,8 +250,28 @@ def _write_timeline(
 
 
 def _apply(task_id: str, event: _Event) -> Outcome:
+    using = status_db()
+    transition = event.transition
+    if transition.status is Status.QUEUED and transition.attempt == 1 and event.info:
+        # A first dispatch almost never finds its row: insert it and its timeline
+        # entry straight away, without the savepoint the general path needs to
+        # survive a failed insert. If the row exists, the general path decides.
+        try:
+            with transaction.atomic(using=using):
+                _create(task_id, event, event.info, savepoint=False)
+                _write_timeline(
+                    task_id,
+                    transition.status,
+                    transition.attempt,
+                    event.at,
+                    event.failure,
+                    event.note,
+                )
+            return Outcome.CREATED
+        except IntegrityError:
+            pass
     # One transaction, so nobody sees the new status without its timeline entry.
-    with transaction.atomic(using=status_db()):
+    with transaction.atomic(using=using):
         return _apply_in_transaction(task_id, event)
 
 
