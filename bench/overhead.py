@@ -108,10 +108,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "server's); 'off' shows how much of the cost is waiting for the WAL flush of each commit",
     )
     parser.add_argument(
-        "--prerun-after-fixup",
+        "--no-writer-thread",
         action="store_true",
-        help="experiment: run job_status's task_prerun receiver after the one of Celery's "
-        "Django fix-up (which closes the connections), so a job's writes share one connection",
+        help="JOB_STATUS_WRITER_THREAD = False: job_status writes on the job's own thread "
+        "(reconnecting around every job, as Celery's Django fix-up closes its connections)",
     )
     parser.add_argument("--loglevel", default="WARNING", help="the worker's log level")
     parser.add_argument(
@@ -179,8 +179,8 @@ class Run:
             "BENCH_DB_REUSE_MAX": str(args.db_reuse_max or ""),
             "BENCH_CONN_MAX_AGE": str(args.conn_max_age or ""),
         }
-        if args.prerun_after_fixup:
-            env["BENCH_PRERUN_AFTER_FIXUP"] = "1"
+        if args.no_writer_thread:
+            env["BENCH_NO_WRITER_THREAD"] = "1"
         if args.instrument:
             env["BENCH_INSTRUMENT_DIR"] = str(self.instrument_dir)
             self.instrument_dir.mkdir(exist_ok=True)
@@ -336,8 +336,12 @@ class Bench:
             self.dispatch_instrument.stats[f"dispatch {kind}"]["trace_seconds"] += elapsed
         return jobs / elapsed
 
-    def consume(self, queue: str, jobs: int) -> float:
-        """Let the worker run the queue; its throughput in jobs/s, first start to last end."""
+    def consume(self, queue: str, jobs: int, kind: str) -> float:
+        """Let the worker run the queue; its throughput in jobs/s, first start to last end.
+
+        A tracked job's end is written by job_status's writer thread after the job
+        (see docs/performance.md): its last end is when its last row says
+        succeeded, if that comes after the last job's own end."""
         from benchproject.worker_hooks import counter_keys
 
         assert self.worker is not None
@@ -353,9 +357,20 @@ class Bench:
                     f"{self.args.timeout} s:\n{self.worker.output()[-4000:]}"
                 )
             time.sleep(0.01)
+        written = time.time()
+        if kind == "tracked":
+            from job_status.models import JobStatus
+
+            while JobStatus.objects.filter(status="succeeded").count() < jobs:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{queue}: the succeeded rows were not all written")
+                time.sleep(0.005)
+            written = time.time()
         self.worker.control("cancel_consumer", queue)
         first = min(float(value) for value in self.counters.hvals(starts))
         last = max(float(value) for value in self.counters.hvals(ends))
+        if kind == "tracked":
+            last = max(last, written)
         self.counters.delete(done, starts, ends)
         return jobs / (last - first)
 
@@ -397,7 +412,7 @@ class Bench:
         queue = self.run.queue(label, kind)
         dispatch = self.dispatch(kind, queue, jobs)
         self.check(kind, jobs, "dispatch")
-        worker = self.consume(queue, jobs)
+        worker = self.consume(queue, jobs, kind)
         self.check(kind, jobs, "run")
         self.clean(queue)
         return dispatch, worker
@@ -644,7 +659,7 @@ def main(argv: list[str] | None = None) -> int:
         f" broker={args.broker} concurrency={args.concurrency} prefetch={args.prefetch}"
         f" db_reuse_max={args.db_reuse_max} conn_max_age={args.conn_max_age}"
         f" synchronous_commit={args.synchronous_commit or 'server default'}"
-        f"{' prerun_after_fixup' if args.prerun_after_fixup else ''}"
+        f"{' no_writer_thread' if args.no_writer_thread else ''}"
         f" loglevel={args.loglevel}{' instrument' if args.instrument else ''}"
         f"{' profile' if args.profile else ''}"
     )

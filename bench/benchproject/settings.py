@@ -56,6 +56,9 @@ CELERY_TASK_TRACK_STARTED = True
 CELERY_TASK_IGNORE_RESULT = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# job_status's default is True; --no-writer-thread shows what it saves.
+JOB_STATUS_WRITER_THREAD = os.environ.get("BENCH_NO_WRITER_THREAD") != "1"
+
 if os.environ.get("BENCH_DB_REUSE_MAX"):
     # Read by Celery's Django fix-up (celery/fixups/django.py): close the
     # worker's database connections only every this many tasks, not around each.

@@ -64,30 +64,12 @@ def _on_postrun(sender: Any = None, task: Any = None, **_: Any) -> None:
 @signals.worker_process_init.connect(weak=False)
 def _pool_process_init(**_: Any) -> None:
     _state["redis"] = redis.Redis.from_url(os.environ["BENCH_COUNTER_URL"])
-    if os.environ.get("BENCH_PRERUN_AFTER_FIXUP") == "1":
-        prerun_after_fixup()
     # Connected last: after job_status's handlers and Celery's Django fix-up.
     signals.task_prerun.connect(_on_prerun, weak=False)
     signals.task_postrun.connect(_on_postrun, weak=False)
     folder = os.environ.get("BENCH_INSTRUMENT_DIR")
     if folder:
         Instrument(Path(folder), profile=os.environ.get("BENCH_PROFILE") == "1").install()
-
-
-def prerun_after_fixup() -> None:
-    """An experiment, not a fix: move job_status's ``task_prerun`` receiver after
-    the one of Celery's Django fix-up, which closes the database connections.
-
-    job_status connects its receivers when Django is set up, before the worker
-    installs the fix-up's, so by default its ``started`` write opens a
-    connection that the fix-up closes at once, and the ``succeeded`` write
-    opens another. Reordered, both writes share one connection per job.
-    """
-    from job_status.contrib.celery import handlers
-
-    uid = "job_status.contrib.celery.prerun"
-    if signals.task_prerun.disconnect(dispatch_uid=uid):
-        signals.task_prerun.connect(handlers.on_prerun, dispatch_uid=uid, weak=False)
 
 
 class Instrument:
