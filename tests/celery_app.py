@@ -13,3 +13,6 @@ app.autodiscover_tasks()
 # every task unless it is set); a worker of the tests can be asked to keep them.
 if os.environ.get("JOB_STATUS_TEST_DB_REUSE_MAX"):
     app.conf.CELERY_DB_REUSE_MAX = int(os.environ["JOB_STATUS_TEST_DB_REUSE_MAX"])
+# A worker of the tests can be asked to replace each pool process after N tasks.
+if os.environ.get("JOB_STATUS_TEST_MAX_TASKS_PER_CHILD"):
+    app.conf.worker_max_tasks_per_child = int(os.environ["JOB_STATUS_TEST_MAX_TASKS_PER_CHILD"])

@@ -134,3 +134,12 @@ def test_a_pool_process_keeps_its_connection_for_status_writes(on_postgres, star
         assert wait_for_finish(result.id).status == "succeeded"
 
     assert sessions_so_far() - before == 0
+
+
+def test_a_pool_process_replaced_after_each_job_loses_no_end(start_worker):
+    """With ``max_tasks_per_child=1`` every pool process exits right after its job:
+    the end its status writer was handed must be written before it goes."""
+    start_worker("recycled", env={"JOB_STATUS_TEST_MAX_TASKS_PER_CHILD": "1"})
+    results = [tasks.add.apply_async((n, n), queue="recycled") for n in range(6)]
+
+    assert [wait_for_finish(result.id).status for result in results] == ["succeeded"] * 6
