@@ -39,12 +39,22 @@ class StatusWriter:
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
+        self._stopping = False
 
     @property
     def running(self) -> bool:
         # A forked child inherits the attribute, not the thread: the pid tells.
         thread = self._thread
-        return thread is not None and self._pid == os.getpid() and thread.is_alive()
+        return (
+            thread is not None
+            and not self._stopping
+            and self._pid == os.getpid()
+            and thread.is_alive()
+        )
+
+    def _inline(self, inline: bool) -> bool:
+        # On the writer's own thread, waiting for the writer would wait forever.
+        return inline or not self.running or threading.current_thread() is self._thread
 
     def start(self) -> None:
         """Start the thread (once per process)."""
@@ -53,6 +63,7 @@ class StatusWriter:
                 return
             self._queue = queue.SimpleQueue()
             self._pid = os.getpid()
+            self._stopping = False
             self._thread = threading.Thread(target=self._run, name="job_status-writer", daemon=True)
             self._thread.start()
 
@@ -62,24 +73,27 @@ class StatusWriter:
             if not self.running:
                 return
             thread = self._thread
+            # From now on writes run inline, even if the thread outlives the timeout.
+            self._stopping = True
             self._queue.put(None)
         assert thread is not None
         thread.join(timeout)
         if thread.is_alive():
             logger.warning("job_status: the status writer did not finish within %s s", timeout)
-        self._thread = None
 
-    def submit(self, write: Callable[[], object]) -> None:
-        """Run ``write`` on the writer thread, without waiting for it."""
-        if not self.running:
+    def submit(self, write: Callable[[], object], *, inline: bool = False) -> None:
+        """Run ``write`` on the writer thread, without waiting for it; here and now
+        if ``inline`` (or if the writer does not run)."""
+        if self._inline(inline):
             self._run_logged(write)
             return
         self._queue.put((write, None))
 
-    def call(self, write: Callable[[], T]) -> T:
+    def call(self, write: Callable[[], T], *, inline: bool = False) -> T:
         """Run ``write`` on the writer thread, after everything handed over before
-        it, and return its result (or raise its exception)."""
-        if not self.running:
+        it, and return its result (or raise its exception); here and now if
+        ``inline`` (or if the writer does not run)."""
+        if self._inline(inline):
             return write()
         future: Future[object] = Future()
         self._queue.put((write, future))
@@ -92,23 +106,37 @@ class StatusWriter:
     def _run(self) -> None:
         try:
             while (item := self._queue.get()) is not None:
-                write, future = item
-                if future is None:
-                    self._run_logged(write)
-                    continue
+                self._run_item(item)
+            # Handed over while stop() was under way: written all the same.
+            while True:
                 try:
-                    result = write()
-                except BaseException as exc:  # handed back to the caller
-                    future.set_exception(exc)
-                else:
-                    future.set_result(result)
+                    late = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if late is not None:
+                    self._run_item(late)
         finally:
             connections.close_all()
+
+    def _run_item(self, item: _Item) -> None:
+        write, future = item
+        if future is None:
+            try:
+                write()
+            except BaseException:  # nothing may end the thread: what waits would be lost
+                logger.exception("job_status: a status write failed")
+            return
+        try:
+            result = write()
+        except BaseException as exc:  # handed back to the caller
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
 
     @staticmethod
     def _run_logged(write: Callable[[], object]) -> None:
         # Writes are guarded (they log and swallow database errors); anything
-        # else is a bug, and must not end the thread or the job.
+        # else is a bug, and must not reach the job.
         try:
             write()
         except Exception:

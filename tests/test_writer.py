@@ -74,3 +74,47 @@ def test_a_forked_child_writes_inline(writer):
     os.close(write)
     os.waitpid(pid, 0)
     assert os.read(read, 100).decode() == "MainThread"
+
+
+def test_a_write_that_waits_on_the_writer_from_the_writer_runs_in_place(writer):
+    """Writes run user code (tag functions, post_save receivers) on the writer's
+    thread; if that code waits on the writer, it must not wait for itself."""
+    writer.submit(lambda: writer.call(lambda: 1))
+    assert writer.call(lambda: "not stuck") == "not stuck"
+
+
+def test_after_stop_writes_run_in_place():
+    writer = StatusWriter()
+    writer.start()
+    writer.stop()
+
+    assert writer.call(lambda: threading.current_thread()) is threading.current_thread()
+
+
+@pytest.mark.timeout(30)
+def test_tasks_run_in_place_in_a_transaction_inside_a_pool_process(transactional_db):
+    """A job in a pool process (where the writer runs) runs tracked tasks in place,
+    inside its transaction: their writes hold locks in that transaction, so they
+    are made on the job's thread. Handed to the writer, it would wait on those
+    locks while the job waits on the writer: forever on PostgreSQL, for the busy
+    timeout and then lost on SQLite."""
+    from job_status.models import JobStatus
+    from job_status.writer import writer as pool_writer
+    from tests.testapp import tasks
+
+    pool_writer.start()  # what the worker does in each pool process
+    try:
+        result = tasks.runs_others_in_place_in_a_transaction.apply()
+        pool_writer.flush()
+    finally:
+        pool_writer.stop()
+
+    assert result.get() == [2, 4]
+    inner = JobStatus.objects.for_job(tasks.reports_half)
+    assert sorted(inner.values_list("status", "progress")) == [
+        ("succeeded", 100.0),
+        ("succeeded", 100.0),
+    ]
+    assert all(
+        [entry.event for entry in job.timeline.all()] == ["started", "succeeded"] for job in inner
+    )

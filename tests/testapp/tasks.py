@@ -192,3 +192,18 @@ def close_connection_then_fail():
 
     connection.close()
     raise RuntimeError("after closing the connection")
+
+
+@tracked_task(bind=True)
+def reports_half(self, n):
+    self.job.set_progress(50)
+    return n * 2
+
+
+@tracked_task
+def runs_others_in_place_in_a_transaction():
+    """A job that runs tracked tasks in place, inside its own transaction."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        return [reports_half.apply((n,)).get() for n in (1, 2)]

@@ -19,7 +19,7 @@ from celery import current_app, signals
 from celery.exceptions import Reject, TimeLimitExceeded
 from celery.utils.dispatch import Signal
 from celery.utils.serialization import UnpickleableExceptionWrapper
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from job_status import running
@@ -51,6 +51,18 @@ FAILURE = "job_status_failure"
 # Set on the request by the tracked task's retry(): when the attempt failed,
 # which is before Celery publishes the next attempt.
 RETRY_AT = "job_status_retry_at"
+
+
+def writes_inline(request: Any) -> bool:
+    """Whether a job's writes must be made on its own thread, not the status writer's.
+
+    A task run in place (eagerly, perhaps inside another job) or under an open
+    transaction of this thread: the writer could wait on a lock this thread
+    holds, while this thread waits on the writer.
+    """
+    if getattr(request, "is_eager", False):
+        return True
+    return bool(transaction.get_connection(status_db()).in_atomic_block)
 
 
 def _attempt(request: Any) -> int:
@@ -145,7 +157,7 @@ def on_prerun(sender: Any = None, task_id: str = "", task: Any = None, **_: Any)
         return rows.values_list("status", flat=True).first() == Status.CANCELLED
 
     # Waits for the answer: it decides whether the body runs.
-    if writer.call(start):
+    if writer.call(start, inline=writes_inline(request)):
         setattr(request, SKIP_BODY, True)
     running.open_handle(task_id)
 
@@ -162,7 +174,8 @@ def on_success(sender: Any = None, **_: Any) -> None:
         at = timezone.now()
         # Not waited for: the process goes on to its next job meanwhile.
         writer.submit(
-            lambda: record(task_id, transition, info=lambda: worker_info(sender, request), at=at)
+            lambda: record(task_id, transition, info=lambda: worker_info(sender, request), at=at),
+            inline=writes_inline(request),
         )
 
 
@@ -188,7 +201,10 @@ def on_failure(
         # A task tracked only by track-all stopped at a check: that is a cancel.
         cancelled = Transition(Status.CANCELLED, attempt)
         note = "stopped at a cancellation check"
-        writer.submit(lambda: record(task_id, cancelled, note=note, at=at))
+        writer.submit(
+            lambda: record(task_id, cancelled, note=note, at=at),
+            inline=not in_pool_child or writes_inline(request),
+        )
         return
     stashed = getattr(request, FAILURE, None) if in_pool_child else None
     lost = isinstance(exception, WorkerLostError)
@@ -207,7 +223,10 @@ def on_failure(
         (lambda: worker_info(sender, request)) if in_pool_child else (lambda: JobInfo(sender.name))
     )
     # In the pool process, not waited for: it goes on to its next job meanwhile.
-    writer.submit(lambda: record(task_id, transition, info=info, failure=failure, note=note, at=at))
+    writer.submit(
+        lambda: record(task_id, transition, info=info, failure=failure, note=note, at=at),
+        inline=not in_pool_child or writes_inline(request),
+    )
 
 
 def on_retry(
@@ -228,7 +247,7 @@ def on_retry(
         # the row waits in the queue again, as attempt n + 1.
         record(task_id, Transition(Status.QUEUED, attempt + 1), info=info, at=at)
 
-    writer.submit(write)
+    writer.submit(write, inline=writes_inline(request))
 
 
 def on_revoked(

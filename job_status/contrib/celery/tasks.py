@@ -110,8 +110,14 @@ class TrackedTask(_TaskBase):
         before it started, ``cancelled`` if it stops at a check, and with its
         exception kept as raised if it fails."""
         from job_status import running
-        from job_status.contrib.celery.handlers import FAILURE, SKIP_BODY, failure_as_raised
+        from job_status.contrib.celery.handlers import (
+            FAILURE,
+            SKIP_BODY,
+            failure_as_raised,
+            writes_inline,
+        )
         from job_status.recording import record
+        from job_status.writer import writer
 
         request = self.request
         if request.called_directly:
@@ -124,10 +130,11 @@ class TrackedTask(_TaskBase):
             return body()
         except running.JobCancelled:
             running.flush(str(request.id))
-            record(
-                str(request.id),
-                Transition(Status.CANCELLED, int(request.retries or 0) + 1),
-                note="stopped at a cancellation check",
+            task_id, at = str(request.id), timezone.now()
+            cancelled = Transition(Status.CANCELLED, int(request.retries or 0) + 1)
+            writer.submit(
+                lambda: record(task_id, cancelled, note="stopped at a cancellation check", at=at),
+                inline=writes_inline(request),
             )
             raise Ignore() from None
         except Retry as retry:
@@ -144,10 +151,12 @@ class TrackedTask(_TaskBase):
             if not getattr(request, SKIP_BODY, False):
                 # The body ended itself without an outcome (Task.replace does
                 # this once it has handed over): it finished, nothing failed.
-                record(
-                    str(request.id),
-                    Transition(Status.SUCCEEDED, int(request.retries or 0) + 1),
-                    note="the task raised Ignore (e.g. it was replaced)",
+                task_id, at = str(request.id), timezone.now()
+                succeeded = Transition(Status.SUCCEEDED, int(request.retries or 0) + 1)
+                note = "the task raised Ignore (e.g. it was replaced)"
+                writer.submit(
+                    lambda: record(task_id, succeeded, note=note, at=at),
+                    inline=writes_inline(request),
                 )
             raise
         except BaseException as exc:
