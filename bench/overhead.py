@@ -339,8 +339,8 @@ class Bench:
     def consume(self, queue: str, jobs: int, kind: str) -> float:
         """Let the worker run the queue; its throughput in jobs/s, first start to last end.
 
-        A tracked job's end is written by job_status's writer thread after the job
-        (see docs/performance.md): its last end is when its last row says
+        A tracked job's end is written by job_status's status writer after the job
+        (see docs/deployment.md): its last end is when its last row says
         succeeded, if that comes after the last job's own end."""
         from benchproject.worker_hooks import counter_keys
 

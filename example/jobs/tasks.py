@@ -1,4 +1,4 @@
-"""Five jobs of an election office, each tracked by job_status.
+"""Jobs of an election office, each tracked by job_status (the demo dispatches six).
 
 The alias names the kind of job for queries (``for_job_alias("export")``);
 tags are computed from each call's own arguments, so every dispatch can be
