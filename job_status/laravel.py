@@ -51,7 +51,23 @@ MODEL_ALIASES = {
 }
 
 
-class LaravelQuerySetAliases:
+class LaravelCollectionAliases:
+    """``countFinished``, ... on a ``JobStatusCollection`` (and, inherited, on the QuerySet)."""
+
+    def countFinished(self, *args: Any, **kwargs: Any) -> Any:
+        return cast(Any, self).count_finished(*args, **kwargs)
+
+    def countSuccessful(self, *args: Any, **kwargs: Any) -> Any:
+        return cast(Any, self).count_successful(*args, **kwargs)
+
+    def countRunning(self, *args: Any, **kwargs: Any) -> Any:
+        return cast(Any, self).count_running(*args, **kwargs)
+
+    def countNotFinished(self, *args: Any, **kwargs: Any) -> Any:
+        return cast(Any, self).count_not_finished(*args, **kwargs)
+
+
+class LaravelQuerySetAliases(LaravelCollectionAliases):
     """``forJob``, ``whereTag``, ... on the QuerySet (and so on ``JobStatus.objects``)."""
 
     def forJob(self, *args: Any, **kwargs: Any) -> Any:
@@ -107,34 +123,6 @@ class LaravelQuerySetAliases:
 
     def firstOrFail(self, *args: Any, **kwargs: Any) -> Any:
         return cast(Any, self).first_or_fail(*args, **kwargs)
-
-    def countFinished(self, *args: Any, **kwargs: Any) -> Any:
-        return cast(Any, self).count_finished(*args, **kwargs)
-
-    def countSuccessful(self, *args: Any, **kwargs: Any) -> Any:
-        return cast(Any, self).count_successful(*args, **kwargs)
-
-    def countRunning(self, *args: Any, **kwargs: Any) -> Any:
-        return cast(Any, self).count_running(*args, **kwargs)
-
-    def countNotFinished(self, *args: Any, **kwargs: Any) -> Any:
-        return cast(Any, self).count_not_finished(*args, **kwargs)
-
-
-class LaravelCollectionAliases:
-    """``countFinished``, ... on a ``JobStatusCollection``."""
-
-    def countFinished(self, *args: Any, **kwargs: Any) -> Any:
-        return cast(Any, self).count_finished(*args, **kwargs)
-
-    def countSuccessful(self, *args: Any, **kwargs: Any) -> Any:
-        return cast(Any, self).count_successful(*args, **kwargs)
-
-    def countRunning(self, *args: Any, **kwargs: Any) -> Any:
-        return cast(Any, self).count_running(*args, **kwargs)
-
-    def countNotFinished(self, *args: Any, **kwargs: Any) -> Any:
-        return cast(Any, self).count_not_finished(*args, **kwargs)
 
 
 class LaravelModelAliases:

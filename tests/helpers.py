@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.db import connection
+
 from job_status.models import JobStatus
 from job_status.statuses import FINISHED
 from tests.conftest import wait_until
@@ -24,3 +30,23 @@ def assert_times_in_order(job: JobStatus) -> None:
         assert job.queued_at <= job.started_at
     if job.finished_at is not None:
         assert (job.started_at or job.queued_at) <= job.finished_at
+
+
+T = TypeVar("T")
+
+
+def read_elsewhere(read: Callable[[], T]) -> T:
+    """``read()`` as another process would see it: on a thread, which has its own
+    database connection (closed afterwards)."""
+    found: list[T] = []
+
+    def run() -> None:
+        try:
+            found.append(read())
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return found[0]

@@ -1,8 +1,6 @@
 """JOB_STATUS_DATABASE: status writes on a connection of their own, visible to others
 while the job's own transaction is still open."""
 
-import threading
-
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
@@ -13,26 +11,16 @@ from django.test import override_settings
 from job_status.models import JobStatus
 from job_status.running import JobHandle
 from tests.factories import make_job
+from tests.helpers import read_elsewhere
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "status"])
 
 
 def progress_seen_elsewhere(task_id):
-    """The progress as another process would see it (a thread has its own connections)."""
-    seen = []
-
-    def read():
-        try:
-            seen.append(
-                JobStatus.objects.filter(task_id=task_id).values_list("progress", flat=True).get()
-            )
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=read)
-    thread.start()
-    thread.join()
-    return seen[0]
+    """The progress as another process would see it."""
+    return read_elsewhere(
+        lambda: JobStatus.objects.filter(task_id=task_id).values_list("progress", flat=True).get()
+    )
 
 
 def run_in_an_open_transaction(job):

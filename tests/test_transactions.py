@@ -1,14 +1,13 @@
 """Dispatch inside a transaction, with a real worker (case L8 a and b)."""
 
-import threading
 import time
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from job_status.models import JobStatus
 from tests.conftest import wait_until
-from tests.helpers import assert_times_in_order, wait_for_finish
+from tests.helpers import assert_times_in_order, read_elsewhere, wait_for_finish
 from tests.testapp import tasks
 
 pytestmark = pytest.mark.worker
@@ -19,21 +18,10 @@ class Rollback(Exception):
 
 
 def read_in_another_connection(task_id):
-    """The job's status as another process would see it (a thread has its own connection)."""
-    found = []
-
-    def read():
-        try:
-            found.append(
-                JobStatus.objects.filter(task_id=task_id).values_list("status", flat=True).first()
-            )
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=read)
-    thread.start()
-    thread.join()
-    return found[0]
+    """The job's status as another process would see it."""
+    return read_elsewhere(
+        lambda: JobStatus.objects.filter(task_id=task_id).values_list("status", flat=True).first()
+    )
 
 
 def test_rolled_back_dispatch_still_gets_its_row_from_the_worker(worker):

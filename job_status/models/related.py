@@ -11,6 +11,20 @@ from job_status.statuses import Status
 from job_status.tags import StoredTag, TagValue
 
 
+def keyed_by_task_id(related_name: str) -> models.ForeignKey[JobStatus, JobStatus]:
+    """The link to the job's row by its task id, so that a running job writes
+    without looking its row up. Not indexed alone: each model's composite index
+    starts with it."""
+    return models.ForeignKey(
+        JobStatus,
+        to_field="task_id",
+        db_column="task_id",
+        db_index=False,
+        on_delete=models.CASCADE,
+        related_name=related_name,
+    )
+
+
 class JobTag(models.Model):
     """A tag of a job: a key with a typed value, or a bare label.
 
@@ -55,15 +69,7 @@ class JobMessage(models.Model):
         WARNING = "warning", _("Warning")
         ERROR = "error", _("Error")
 
-    # Keyed by task id, so a running job writes messages without looking up its row.
-    job_status = models.ForeignKey(
-        JobStatus,
-        to_field="task_id",
-        db_column="task_id",
-        db_index=False,  # the composite index below starts with it
-        on_delete=models.CASCADE,
-        related_name="messages",
-    )
+    job_status = keyed_by_task_id(related_name="messages")
     level = models.CharField(max_length=8, choices=Level.choices, default=Level.INFO)
     text = models.TextField()
     created_at = models.DateTimeField()
@@ -86,14 +92,7 @@ class JobTransition(models.Model):
     RETRYING = "retrying"
     EVENTS = [*Status.choices, (RETRYING, _("Failed, will retry"))]
 
-    job_status = models.ForeignKey(
-        JobStatus,
-        to_field="task_id",
-        db_column="task_id",
-        db_index=False,  # the composite index below starts with it
-        on_delete=models.CASCADE,
-        related_name="timeline",
-    )
+    job_status = keyed_by_task_id(related_name="timeline")
     event = models.CharField(max_length=16, choices=EVENTS)
     attempt = models.PositiveIntegerField(null=True, blank=True)
     at = models.DateTimeField()
@@ -115,14 +114,7 @@ class JobTransition(models.Model):
 class JobSignal(models.Model):
     """A signal sent to a running job, with parameters; the job handles it when it checks."""
 
-    job_status = models.ForeignKey(
-        JobStatus,
-        to_field="task_id",
-        db_column="task_id",
-        db_index=False,  # the composite index below starts with it
-        on_delete=models.CASCADE,
-        related_name="signals",
-    )
+    job_status = keyed_by_task_id(related_name="signals")
     name = models.CharField(max_length=100)
     parameters = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     sent_at = models.DateTimeField()
