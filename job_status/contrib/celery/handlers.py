@@ -239,13 +239,13 @@ def on_retry(
     failure = describe_exception(exception, _traceback_of(einfo)) if exception else None
     at = timezone.now()
     failed_at = getattr(request, RETRY_AT, None) or at
-    info = worker_info(sender, request)
 
     def write() -> None:
         record_retrying(task_id, attempt, failure, at=failed_at)
         # The next attempt's message is already published (before this signal):
         # the row waits in the queue again, as attempt n + 1.
-        record(task_id, Transition(Status.QUEUED, attempt + 1), info=info, at=at)
+        queued = Transition(Status.QUEUED, attempt + 1)
+        record(task_id, queued, info=lambda: worker_info(sender, request), at=at)
 
     writer.submit(write, inline=writes_inline(request))
 
