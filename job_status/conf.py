@@ -69,5 +69,11 @@ class JobStatusSettings:
         on the job's own thread, which Celery reconnects for every job."""
         return bool(getattr(django_settings, "JOB_STATUS_WRITER_THREAD", True))
 
+    @property
+    def ANONYMOUS_SEES_PUBLIC(self) -> bool:
+        """Let anonymous requests see public jobs in the API and widgets; default
+        ``False`` (they get 403)."""
+        return bool(getattr(django_settings, "JOB_STATUS_ANONYMOUS_SEES_PUBLIC", False))
+
 
 app_settings = JobStatusSettings()

@@ -82,6 +82,8 @@ def retry(job: JobStatus) -> JobStatus:
         queued_at=timezone.now(),
         arguments=job.arguments,
         retry_of=job,
+        dispatched_by_id=job.dispatched_by_id,
+        is_public=job.is_public,
     )
 
 

@@ -86,6 +86,8 @@ class JobInfo:
     retry_of: str = ""
     worker: str = ""
     time_limit: float | None = None
+    dispatched_by: str = ""  # the user's primary key, as text
+    public: bool = False
 
     def __post_init__(self) -> None:
         # Whatever a message said, it must fit its column and never break a write.
@@ -98,6 +100,7 @@ class JobInfo:
             "group_id",
             "retry_of",
             "worker",
+            "dispatched_by",
         ):
             object.__setattr__(self, name, storable_text(str(getattr(self, name) or ""), 255))
 
@@ -200,6 +203,8 @@ def _create(task_id: str, event: _Event, info: JobInfo, savepoint: bool = True) 
         parent_id=info.parent_id,
         root_id=info.root_id,
         group_id=info.group_id,
+        dispatched_by_id=info.dispatched_by or None,
+        is_public=info.public,
         worker=info.worker if transition.status is Status.STARTED else "",
         time_limit=info.time_limit if transition.status is Status.STARTED else None,
     )

@@ -22,12 +22,21 @@ def make_job(
     alias: str = "",
     tags=None,
     task_id: str | None = None,
+    dispatched_by=None,
+    public: bool = False,
 ) -> JobStatus:
     """A job driven through the recorder up to ``status``, dispatched after every earlier one."""
     status = Status(status)
     task_id = task_id or f"task-{next(_ids)}"
     queued_at = timezone.now() + timedelta(seconds=next(_clock))
-    info = JobInfo(job=job, alias=alias, tags=tags or {}, queued_at=queued_at)
+    info = JobInfo(
+        job=job,
+        alias=alias,
+        tags=tags or {},
+        queued_at=queued_at,
+        dispatched_by=str(dispatched_by.pk) if dispatched_by else "",
+        public=public,
+    )
     record(task_id, Transition(Status.QUEUED, 1), info=info, at=queued_at)
     if status is not Status.QUEUED:
         if status is not Status.CANCELLED:

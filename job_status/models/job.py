@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -89,6 +90,23 @@ class JobStatus(LaravelModelAliases, models.Model):
         default="",
         help_text=_("The batch (group or chord) the job belongs to."),
     )
+    dispatched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        # No database constraint: the id comes from the message, and a user
+        # deleted before the worker writes the row must not cost the record.
+        db_constraint=False,
+        related_name="+",
+        verbose_name=_("dispatched by"),
+        help_text=_("The signed-in user whose request dispatched the job."),
+    )
+    is_public = models.BooleanField(
+        _("public"),
+        default=False,
+        help_text=_("Visible to every user of the API and the widgets, not only its dispatcher."),
+    )
     worker = models.CharField(_("worker"), max_length=255, blank=True, default="")
     time_limit = models.FloatField(
         _("time limit"),
@@ -111,6 +129,7 @@ class JobStatus(LaravelModelAliases, models.Model):
             models.Index(fields=["status", "-queued_at"], name="job_status_status_queued_idx"),
             models.Index(fields=["-queued_at", "-id"], name="job_status_queued_idx"),
             models.Index(fields=["group_id"], name="job_status_group_idx"),
+            models.Index(fields=["dispatched_by", "-queued_at"], name="job_status_dispatcher_idx"),
             models.Index(fields=["status", "started_at"], name="job_status_status_started_idx"),
             # For pruning: old finished rows, without reading the rest of the table.
             models.Index(

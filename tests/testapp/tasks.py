@@ -207,3 +207,14 @@ def runs_others_in_place_in_a_transaction():
 
     with transaction.atomic():
         return [reports_half.apply((n,)).get() for n in (1, 2)]
+
+
+@tracked_task
+def dispatch_child():
+    """A job that dispatches another: the child belongs to the same dispatcher."""
+    return add.apply_async((3, 4), queue="celery").id
+
+
+@tracked_task(public=True)
+def public_add(a, b):
+    return a + b

@@ -22,7 +22,7 @@ from celery.utils.serialization import UnpickleableExceptionWrapper
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from job_status import running
+from job_status import dispatcher, running
 from job_status.conf import app_settings
 from job_status.contrib.celery import headers as tracking
 from job_status.contrib.celery.info import is_tracked, job_info, worker_info, worker_tracks
@@ -48,6 +48,9 @@ SKIP_BODY = "job_status_cancelled_before_start"
 # raised, before Celery may wrap it (an exception that cannot be pickled loses
 # its type and its chained causes on the way to the failure signal).
 FAILURE = "job_status_failure"
+# Set on the request by prerun: undoes, at postrun, the job's dispatcher as the
+# dispatcher of what the job dispatches.
+DISPATCHER = "job_status_dispatcher_token"
 # Set on the request by the tracked task's retry(): when the attempt failed,
 # which is before Celery publishes the next attempt.
 RETRY_AT = "job_status_retry_at"
@@ -160,10 +163,14 @@ def on_prerun(sender: Any = None, task_id: str = "", task: Any = None, **_: Any)
     if writer.call(start, inline=writes_inline(request)):
         setattr(request, SKIP_BODY, True)
     running.open_handle(task_id)
+    setattr(request, DISPATCHER, dispatcher.enter_job(info.dispatched_by))
 
 
 def on_postrun(sender: Any = None, task_id: str = "", task: Any = None, **_: Any) -> None:
     running.close_handle(task_id)
+    token = getattr((task or sender).request, DISPATCHER, None)
+    if token is not None:
+        dispatcher.leave_job(token)
 
 
 def on_success(sender: Any = None, **_: Any) -> None:

@@ -19,6 +19,8 @@ ALIAS = "job_status_alias"
 TAGS = "job_status_tags"
 QUEUED_AT = "job_status_queued_at"
 RETRY_OF = "job_status_retry_of"
+DISPATCHED_BY = "job_status_dispatched_by"
+PUBLIC = "job_status_public"
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class TrackingHeaders:
     tags: dict[str, TagValue] = field(default_factory=dict)
     queued_at: datetime | None = None
     retry_of: str = ""
+    dispatched_by: str = ""  # the user's primary key, as text
+    public: bool = False
 
     def encode(self) -> dict[str, Any]:
         return {
@@ -36,6 +40,8 @@ class TrackingHeaders:
             TAGS: dict(self.tags),
             QUEUED_AT: self.queued_at.isoformat() if self.queued_at else None,
             RETRY_OF: self.retry_of,
+            DISPATCHED_BY: self.dispatched_by,
+            PUBLIC: self.public,
         }
 
 
@@ -61,6 +67,8 @@ def decode(headers: Any) -> TrackingHeaders:
         tags=dict(tags) if isinstance(tags, dict) else {},
         queued_at=_parse_time(queued_at),
         retry_of=get(RETRY_OF) or "",
+        dispatched_by=str(get(DISPATCHED_BY) or ""),
+        public=get(PUBLIC) is True,
     )
 
 

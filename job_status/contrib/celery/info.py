@@ -8,6 +8,7 @@ from typing import Any
 from job_status.conf import app_settings
 from job_status.contrib.celery import headers as tracking
 from job_status.contrib.celery.tasks import TrackedTask
+from job_status.dispatcher import current_dispatcher_id
 from job_status.recording import JobInfo, check_storable_json
 
 logger = logging.getLogger("job_status")
@@ -53,7 +54,13 @@ def job_info(
     what its tracked task class says for these arguments. ``canvas`` is the
     message's headers or the task's request, for the parent, root and group ids."""
     alias, tags = found.alias, found.tags
+    dispatched_by, public = found.dispatched_by, found.public
+    if not found.tracked:
+        # No headers of ours (track-all, or sent by name): on the publisher,
+        # the current request's user; on a worker, nobody.
+        dispatched_by = current_dispatcher_id()
     if not found.tracked and isinstance(task, TrackedTask):
+        public = task.job_public
         alias = task.job_alias
         try:
             tags = task.job_tags_for(args, kwargs)
@@ -76,6 +83,8 @@ def job_info(
         retry_of=found.retry_of,
         worker=worker,
         time_limit=time_limit,
+        dispatched_by=dispatched_by,
+        public=public,
     )
 
 

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from job_status.contrib.celery import headers as tracking
+from job_status.dispatcher import current_dispatcher_id
 from job_status.statuses import Status, Transition
 from job_status.tags import TagsInput, TagValue, normalize_tags
 
@@ -60,11 +61,15 @@ class TrackedTask(_TaskBase):
     Set ``job_alias`` and ``job_tags`` on a subclass (or pass ``alias=`` and
     ``tags=`` to :func:`tracked_task`); ``job_tags`` may be a mapping, a list of
     labels, or a function of the task's own arguments that returns either.
-    ``apply_async`` also takes ``job_alias=`` and ``job_tags=`` for one dispatch.
+    ``apply_async`` also takes ``job_alias=``, ``job_tags=`` and ``job_public=``
+    for one dispatch. The dispatcher is the user of the request being served
+    (``job_status.dispatcher``).
     """
 
     job_alias: str = ""
     job_tags: TagsOption = None
+    # Every user may see this task's jobs, not only their dispatcher (API, widgets).
+    job_public: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -207,7 +212,12 @@ class TrackedTask(_TaskBase):
         using = options.pop("using", None)
         # Tags and alias are checked now, in the caller's code, not in a commit hook.
         headers = self._tracking_headers(
-            args, kwargs, options.pop("job_alias", None), options.pop("job_tags", None), options
+            args,
+            kwargs,
+            options.pop("job_alias", None),
+            options.pop("job_tags", None),
+            options.pop("job_public", None),
+            options,
         )
         transaction.on_commit(
             partial(self.apply_async, args, kwargs, task_id=task_id, headers=headers, **options),
@@ -221,6 +231,7 @@ class TrackedTask(_TaskBase):
         kwargs: Any,
         job_alias: str | None,
         job_tags: TagsInput,
+        job_public: bool | None,
         options: dict[str, Any],
     ) -> dict[str, Any]:
         """The message headers with ours added, validating alias and tags on a first dispatch."""
@@ -235,6 +246,9 @@ class TrackedTask(_TaskBase):
         tags = {**self.job_tags_for(args, kwargs), **normalize_tags(job_tags)}
         alias = self.job_alias if job_alias is None else job_alias
         check_alias(alias)
+        public = self.job_public if job_public is None else job_public
+        if not isinstance(public, bool):
+            raise TypeError(f"job_public must be True or False, got {public!r}.")
         headers.update(
             tracking.TrackingHeaders(
                 tracked=True,
@@ -242,6 +256,8 @@ class TrackedTask(_TaskBase):
                 tags=tags,
                 queued_at=timezone.now(),
                 retry_of=headers.get(tracking.RETRY_OF) or "",
+                dispatched_by=current_dispatcher_id(),
+                public=public,
             ).encode()
         )
         return headers
@@ -254,6 +270,7 @@ class TrackedTask(_TaskBase):
         *positional: Any,
         job_alias: str | None = None,
         job_tags: TagsInput = None,
+        job_public: bool | None = None,
         **options: Any,
     ) -> Any:
         if not apps.is_installed(_APP):
@@ -263,7 +280,7 @@ class TrackedTask(_TaskBase):
             )
         if task_id is not None:
             check_task_id(task_id)
-        headers = self._tracking_headers(args, kwargs, job_alias, job_tags, options)
+        headers = self._tracking_headers(args, kwargs, job_alias, job_tags, job_public, options)
         if self.app.conf.task_always_eager:
             # Eager mode publishes nothing, so no publish signal records the
             # queued row: do it here, before the job runs. (Imported here:
@@ -313,7 +330,7 @@ def tracked_task(fn: Callable[P, R], /) -> TrackedTask: ...
 
 @overload
 def tracked_task(
-    *, alias: str = "", tags: TagsOption = None, **options: Any
+    *, alias: str = "", tags: TagsOption = None, public: bool = False, **options: Any
 ) -> Callable[[Callable[P, R]], TrackedTask]: ...
 
 
@@ -323,6 +340,7 @@ def tracked_task(
     *,
     alias: str = "",
     tags: TagsOption = None,
+    public: bool = False,
     **options: Any,
 ) -> Any:
     """Declare a tracked Celery task, as ``@shared_task`` would.
@@ -330,6 +348,7 @@ def tracked_task(
     ``@tracked_task`` alone, or ``@tracked_task(alias="export", tags=..., bind=True)``;
     other options go to Celery unchanged. ``tags`` may be a function of the
     task's arguments: ``tags=lambda election_id: {"election": election_id}``.
+    ``public=True``: every user may see its jobs, not only their dispatcher.
     """
     base = options.pop("base", TrackedTask)
     if not (isinstance(base, type) and issubclass(base, TrackedTask)):
@@ -341,7 +360,11 @@ def tracked_task(
         if not isinstance(tags, (Mapping, str, bytes)):
             tags = list(tags)  # labels; a one-shot iterator would be used up
         normalize_tags(tags)
-    declare = partial(shared_task, base=base, job_alias=alias, job_tags=tags, **options)
+    if not isinstance(public, bool):
+        raise TypeError(f"public must be True or False, got {public!r}.")
+    declare = partial(
+        shared_task, base=base, job_alias=alias, job_tags=tags, job_public=public, **options
+    )
     if fn is not None:
         return declare()(fn)
     return declare()
