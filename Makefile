@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint matrix check clean
+.PHONY: demo test lint matrix check clean chromium
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,18 @@ POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 ## test: the whole suite on SQLite and the embedded broker, again on PostgreSQL
 ## (POSTGRES_URL), then the real-worker tests on Redis (REDIS_URL) with what only
 ## Redis can show. The tests start their own Celery workers and test database.
-test: $(VENV)/.installed
+## The browser tests (dashboard, widget, admin) drive Debian's chromium through
+## chromium-driver: installed here with apt-get when missing (as root).
+test: $(VENV)/.installed chromium
 	$(BIN)/python -m pytest -m "not redis and not postgres"
 	JOB_STATUS_TEST_POSTGRES=$(POSTGRES_URL) $(BIN)/python -m pytest -m "not redis"
-	JOB_STATUS_TEST_REDIS=$(REDIS_URL) $(BIN)/python -m pytest -m "(worker or redis) and not postgres"
+	JOB_STATUS_TEST_REDIS=$(REDIS_URL) $(BIN)/python -m pytest -m "(worker or redis) and not postgres and not browser"
+
+chromium:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		echo "installing Debian's chromium and chromium-driver for the browser tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null || { \
+			apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }; }
 
 ## lint: ruff, mypy and the migrations check
 lint: $(VENV)/.installed

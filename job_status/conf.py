@@ -75,5 +75,11 @@ class JobStatusSettings:
         ``False`` (they get 403)."""
         return bool(getattr(django_settings, "JOB_STATUS_ANONYMOUS_SEES_PUBLIC", False))
 
+    @property
+    def POLL_INTERVAL(self) -> float:
+        """Seconds between two refreshes of the dashboard and the widgets while
+        their tab is visible; default 2."""
+        return float(getattr(django_settings, "JOB_STATUS_POLL_INTERVAL", 2.0))
+
 
 app_settings = JobStatusSettings()

@@ -1,14 +1,15 @@
-"""The JSON API's URLs: ``path("jobs/", include("job_status.urls"))``."""
+"""The dashboard and the JSON API: ``path("jobs/", include("job_status.urls"))``
+serves the dashboard at ``jobs/`` and the API under ``jobs/api/``. Include
+``job_status.api_urls`` instead for the API alone."""
 
 from django.urls import path
 
-from job_status.views import api
+from job_status.api_urls import urlpatterns as api_urlpatterns
+from job_status.views.dashboard import dashboard
 
 app_name = "job_status"
 
 urlpatterns = [
-    path("api/jobs/", api.job_list, name="api-jobs"),
-    path("api/jobs/<str:task_id>/", api.job_view, name="api-job"),
-    path("api/jobs/<str:task_id>/cancel/", api.job_cancel, name="api-job-cancel"),
-    path("api/jobs/<str:task_id>/retry/", api.job_retry, name="api-job-retry"),
+    path("", dashboard, name="dashboard"),
+    *api_urlpatterns,
 ]

@@ -93,7 +93,7 @@ def checking_loop(self, turns=20, pause=0.5):
     return "done"
 
 
-@tracked_task(bind=True)
+@tracked_task(bind=True, alias="reporter", tags=lambda steps=5, pause=0.4: {"steps": steps})
 def reporting(self, steps=5, pause=0.4):
     """Reports progress and messages while it runs; handles the signal "bump"."""
     self.job.on_signal("bump", lambda parameters: self.job.info(f"bumped by {parameters['by']}"))

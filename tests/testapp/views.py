@@ -1,7 +1,8 @@
 """Views of the test app: a user's request that dispatches jobs."""
 
 from django.db import transaction
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 
 from tests.testapp import tasks
 
@@ -25,3 +26,9 @@ def dispatch_then_roll_back(request: HttpRequest) -> JsonResponse:
     except _RolledBack:
         pass
     return JsonResponse({"task_id": task_id})
+
+
+def widget_page(request: HttpRequest, task_id: str) -> HttpResponse:
+    """A page of the user's own app, embedding a job's progress twice: by id, and
+    as the newest job of an alias and tags."""
+    return render(request, "testapp/widget.html", {"task_id": task_id, "tags": {"steps": 10}})

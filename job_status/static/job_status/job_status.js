@@ -1,0 +1,145 @@
+/* job_status: live job status in the browser, without a build step.
+ *
+ * JobStatus.poll(load, options) calls load() (which returns a promise), waits
+ * for it to settle, then waits `interval` ms and calls it again: never two
+ * requests in flight. While the tab is hidden it waits `hiddenInterval` ms
+ * instead (backing off), and polls at once when the tab is shown again.
+ *
+ * Widgets: any element with data-job-status-url (set by the {% job_progress %}
+ * template tag) shows the status, progress and latest message of the job that
+ * URL returns (a job, or the newest job of a list).
+ */
+(function (global) {
+  "use strict";
+
+  function poll(load, options) {
+    var interval = (options && options.interval) || 1000;
+    var hiddenInterval = (options && options.hiddenInterval) || 15000;
+    var timer = null;
+    var inFlight = false;
+    var stopped = false;
+
+    function schedule() {
+      if (stopped) return;
+      clearTimeout(timer);
+      timer = setTimeout(run, document.hidden ? hiddenInterval : interval);
+    }
+
+    function run() {
+      if (stopped || inFlight) return;
+      inFlight = true;
+      Promise.resolve()
+        .then(load)
+        .then(function (keepGoing) {
+          if (keepGoing === false) stopped = true;
+        }, function () { /* a failed request: try again later */ })
+        .then(function () {
+          inFlight = false;
+          schedule();
+        });
+    }
+
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden && !inFlight) run();
+    });
+    run();
+    return { stop: function () { stopped = true; clearTimeout(timer); } };
+  }
+
+  function getJSON(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        return response.json().then(function (body) {
+          if (!response.ok) throw new Error(body.error || response.statusText);
+          return body;
+        });
+      });
+  }
+
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    if (match) return decodeURIComponent(match[1]);
+    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  function postJSON(url) {
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+    }).then(function (response) {
+      return response.json().then(function (body) {
+        if (!response.ok) throw new Error(body.error || response.statusText);
+        return body;
+      });
+    });
+  }
+
+  function percent(job) {
+    if (job.status === "succeeded") return 100;
+    return typeof job.progress === "number" ? Math.max(0, Math.min(100, job.progress)) : null;
+  }
+
+  function renderWidget(element, job) {
+    var status = element.querySelector("[data-job-status-status]");
+    var bar = element.querySelector("progress");
+    var label = element.querySelector("[data-job-status-percent]");
+    var message = element.querySelector("[data-job-status-message]");
+    element.setAttribute("data-status", job ? job.status : "none");
+    if (!job) {
+      status.textContent = element.getAttribute("data-job-status-empty") || "No job yet";
+      bar.removeAttribute("value");
+      label.textContent = "";
+      message.textContent = "";
+      return;
+    }
+    status.textContent = job.status;
+    var value = percent(job);
+    if (value === null) {
+      bar.removeAttribute("value");
+      label.textContent = "";
+    } else {
+      bar.value = value;
+      label.textContent = Math.round(value) + "%";
+    }
+    var latest = job.exception_message || (job.latest_message && job.latest_message.text) || "";
+    message.textContent = latest;
+  }
+
+  function startWidget(element) {
+    if (element.getAttribute("data-job-status-started")) return;
+    element.setAttribute("data-job-status-started", "1");
+    var url = element.getAttribute("data-job-status-url");
+    var interval = Number(element.getAttribute("data-job-status-interval")) || 1000;
+    poll(function () {
+      return getJSON(url).then(function (body) {
+        var job = body.results ? body.results[0] || null : body;
+        renderWidget(element, job);
+        // One job that has finished will not change again; a selection may get a new one.
+        return !(job && job.finished && !body.results);
+      }, function (error) {
+        element.setAttribute("data-status", "error");
+        element.querySelector("[data-job-status-status]").textContent = error.message;
+      });
+    }, { interval: interval });
+  }
+
+  function startWidgets(root) {
+    (root || document).querySelectorAll("[data-job-status-url]").forEach(startWidget);
+  }
+
+  global.JobStatus = {
+    poll: poll,
+    getJSON: getJSON,
+    postJSON: postJSON,
+    percent: percent,
+    startWidgets: startWidgets,
+  };
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { startWidgets(); });
+  } else {
+    startWidgets();
+  }
+})(window);

@@ -1,0 +1,86 @@
+"""``{% load job_status %}``: live job progress in your own pages.
+
+``{% job_status_assets %}`` once per page (its CSS and script), then
+``{% job_progress task_id %}`` for one job, or
+``{% job_progress alias="export" tags="election=5" %}`` for the newest job of a
+selection (``job=`` and ``status=`` select too; ``tags`` is one ``key=value``
+or a list of them, as the API's ``tag`` filter takes them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from django import template
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils.html import format_html
+
+from job_status.conf import app_settings
+
+register = template.Library()
+
+
+def _tag_filters(tags: Any) -> list[str]:
+    if not tags:
+        return []
+    if isinstance(tags, str):
+        return [tags]
+    if isinstance(tags, Mapping):
+        return [key if value is None else f"{key}={_literal(value)}" for key, value in tags.items()]
+    if isinstance(tags, Iterable):
+        return [str(tag) for tag in tags]
+    raise template.TemplateSyntaxError(f"job_progress: tags={tags!r} is not a tag filter.")
+
+
+def _literal(value: Any) -> str:
+    # The API reads numbers and booleans as such; a string that looks like one is quoted.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value)
+    try:
+        float(text)
+    except ValueError:
+        return '"true"' if text in ("true", "false") else text
+    return f'"{text}"'
+
+
+@register.simple_tag
+def job_status_assets() -> str:
+    return format_html(
+        '<link rel="stylesheet" href="{}"><script src="{}" defer></script>',
+        static("job_status/job_status.css"),
+        static("job_status/job_status.js"),
+    )
+
+
+@register.inclusion_tag("job_status/widget.html")
+def job_progress(
+    task_id: str | None = None,
+    *,
+    alias: str | None = None,
+    job: str | None = None,
+    tags: Any = None,
+    status: str | None = None,
+    empty: str = "",
+    interval: float | None = None,
+) -> dict[str, Any]:
+    if task_id:
+        url = reverse("job_status:api-job", args=[task_id])
+    else:
+        params: list[tuple[str, str]] = [("per_page", "1")]
+        params += [("alias", alias)] if alias else []
+        params += [("job", job)] if job else []
+        params += [("status", status)] if status else []
+        params += [("tag", tag) for tag in _tag_filters(tags)]
+        if len(params) == 1:
+            raise template.TemplateSyntaxError(
+                "job_progress needs a task id, or alias=, job=, tags= or status= to select jobs."
+            )
+        url = f"{reverse('job_status:api-jobs')}?{urlencode(params)}"
+    seconds = app_settings.POLL_INTERVAL if interval is None else float(interval)
+    return {"url": url, "empty": empty, "interval_ms": int(seconds * 1000)}
