@@ -82,7 +82,7 @@ JOB_COLUMNS = (
     "id, task_id, job, alias, status, queue, attempts, status_is_provisional, queued_at, "
     "started_at, finished_at, exception_type, exception_message, progress, progress_current, "
     "progress_total, cancel_requested_at, arguments, parent_id, root_id, group_id, worker, "
-    "time_limit, retry_of_task_id"
+    "time_limit, retry_of_task_id, dispatched_by_id, is_public"
 )
 TAG_COLUMNS = "id, job_status_id, key, value_type, string_value, number_value"
 
@@ -274,6 +274,9 @@ def load(connection: Any, rows: int, seed: int, now: datetime) -> Data:
                         worker,
                         _text(time_limit),
                         _text(retry_of),
+                        # 1,000 users dispatch four jobs in five; one in ten is public.
+                        str(pk % 1000 + 1) if pk % 5 else "\\N",
+                        "t" if pk % 10 == 3 else "f",
                     ]
                 )
                 + "\n"
@@ -877,7 +880,34 @@ def configure(url: str, name: str) -> None:
     settings.configure(
         SECRET_KEY="bench",
         USE_TZ=True,
-        INSTALLED_APPS=["django.contrib.contenttypes", "job_status"],
+        INSTALLED_APPS=[
+            "django.contrib.admin",
+            "django.contrib.auth",
+            "django.contrib.contenttypes",
+            "django.contrib.sessions",
+            "django.contrib.messages",
+            "job_status",
+        ],
+        MIDDLEWARE=[
+            "django.contrib.sessions.middleware.SessionMiddleware",
+            "django.contrib.auth.middleware.AuthenticationMiddleware",
+            "django.contrib.messages.middleware.MessageMiddleware",
+        ],
+        ROOT_URLCONF="million_urls",
+        ALLOWED_HOSTS=["testserver"],
+        TEMPLATES=[
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "APP_DIRS": True,
+                "OPTIONS": {
+                    "context_processors": [
+                        "django.template.context_processors.request",
+                        "django.contrib.auth.context_processors.auth",
+                        "django.contrib.messages.context_processors.messages",
+                    ]
+                },
+            }
+        ],
         DATABASES={
             "default": {
                 "ENGINE": "django.db.backends.postgresql",
@@ -933,12 +963,69 @@ def count_star(connection: Any, runs: int) -> float:
     return median_time(run, runs)
 
 
+PAGES: list[tuple[str, float, int]] = []
+
+
+def pages(data: Data, runs: int, baseline: float) -> None:
+    """The admin's list and detail and the JSON API, rendered whole by Django's test
+    client (no browser): time and queries of each page."""
+    from django.contrib.auth.models import User
+    from django.db import connection
+    from django.test import Client
+
+    from job_status.models import JobStatus
+
+    staff = User.objects.create_superuser("bench-admin", password="x")
+    user = User.objects.create_user("bench-user", password="x")
+    JobStatus.objects.filter(pk__lte=2000).update(dispatched_by=user)
+    job = JobStatus.objects.get(task_id=data.task_id)
+    admin, user_client = Client(), Client()
+    admin.force_login(staff)
+    user_client.force_login(user)
+    listing = "/admin/job_status/jobstatus/"
+    urls = [
+        ("admin list", admin, listing),
+        ("admin list, page 50", admin, listing + "?p=50"),
+        ("admin list, status=started", admin, listing + "?status__exact=started"),
+        ("admin list, alias filter", admin, listing + "?alias=election-export"),
+        ("admin list, tag filter", admin, listing + f"?tag=election={data.election}"),
+        ("admin list, task id search", admin, listing + f"?q={data.task_id}"),
+        ("admin detail", admin, f"{listing}{job.pk}/change/"),
+        ("API list, a user's own and public jobs", user_client, "/api/jobs/"),
+        ("API list, staff with view permission", admin, "/api/jobs/?status=failed"),
+    ]
+    print("\n" + "=" * 100)
+    print("Pages (Django's test client, whole response; median of runs)")
+    for label, client, url in urls:
+        response = client.get(url)  # warm
+        assert response.status_code == 200, (url, response.status_code)
+        captured: list[str] = []
+
+        def count(execute: Any, sql: str, *rest: Any, into: list[str] = captured) -> Any:
+            into.append(sql)
+            return execute(sql, *rest)
+
+        with connection.execute_wrapper(count):
+            client.get(url)
+        median = median_time(lambda client=client, url=url: client.get(url), runs)
+        PAGES.append((label, median, len(captured)))
+        print(
+            f"  {label:<45} {median * 1000:>8.1f} ms  {median / baseline:>5.2f}x COUNT(*)"
+            f"  {len(captured)} queries"
+        )
+
+
 def summary(baseline: float) -> None:
     print("\n" + "=" * 100)
     print(f"Summary (COUNT(*) of the table: {baseline * 1000:.1f} ms)")
     header = f"{'query':<72} {'phase':<14} {'ms':>9} {'/COUNT':>7}  plan (indexes used)"
     print(header)
     print("-" * len(header))
+    for label, median, queries_run in PAGES:
+        print(
+            f"{'page: ' + label:<72} {'':<14} {median * 1000:>9.2f} {median / baseline:>7.2f}  "
+            f"{queries_run} queries"
+        )
     for r in RESULTS:
         plan = ", ".join(i.removeprefix("job_status_") for i in r.indexes) or "-"
         if r.seq_scans:
@@ -1030,6 +1117,8 @@ def main() -> None:
             label = "for_job_alias('election-export').counts()"
             counts_by_star(connection, label, alias_counts, phase, baseline)
             drop_index(connection, name)
+
+        pages(data, args.runs, baseline)
 
         from job_status.pruning import prune
 

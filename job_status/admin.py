@@ -161,6 +161,7 @@ class JobStatusAdmin(_ModelAdmin):
     search_fields = ("=task_id",)
     search_help_text = _("The exact task id.")
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # facet counts would count the whole table
     paginator = CappedCountPaginator
     list_per_page = 50
     actions = ("cancel_jobs", "retry_jobs")

@@ -5,7 +5,9 @@ Debian's ``chromium`` and ``chromium-driver`` must be installed (``.ci/run``
 installs them); a missing browser fails these tests, it never skips them.
 """
 
+import os
 import shutil
+from pathlib import Path
 from collections.abc import Iterator
 
 import pytest
@@ -82,6 +84,15 @@ def click(browser: WebDriver, selector: str) -> None:
     browser.execute_script("document.querySelector(arguments[0]).click();", selector)
 
 
+def screenshot(browser: WebDriver, name: str) -> None:
+    """``JOB_STATUS_SCREENSHOTS=docs/images pytest tests/test_browser.py`` refreshes
+    the documentation's screenshots."""
+    folder = os.environ.get("JOB_STATUS_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(Path(folder) / f"{name}.png"))
+
+
 def wait_in_browser(condition, timeout=20.0, describe=lambda: ""):
     return wait_until(condition, timeout=timeout, interval=0.1, describe=describe)
 
@@ -105,12 +116,16 @@ def test_the_dashboard_and_the_widget_show_a_running_job_move(worker, live_serve
         describe=lambda: f"stuck at {first}",
     )
     assert text_at(browser, f"{row} [data-field=status]") == "started"
+    click(browser, row)
+    wait_in_browser(lambda: "step" in text_at(browser, "#job-detail [data-field=messages]"))
+    screenshot(browser, "dashboard")
 
     browser.get(f"{live_server.url}/widget/{result.id}/")
     for widget in ("#one", "#selection"):
         bar = f"{widget} progress"
         seen = wait_in_browser(lambda bar=bar: (value := progress_at(browser, bar)) > 0 and value)
         wait_in_browser(lambda bar=bar, seen=seen: progress_at(browser, bar) > seen)
+    screenshot(browser, "widget")
     wait_for_finish(result.id)
     wait_in_browser(lambda: text_at(browser, "#one [data-job-status-status]") == "succeeded")
     assert progress_at(browser, "#one progress") == 100
@@ -169,6 +184,7 @@ def test_the_admin_list_filters_detail_and_actions(worker, live_server, sign_in)
     # The list, with case L9's text.
     browser.get(admin)
     assert L9_TEXT in browser.find_element(By.ID, "result_list").text
+    screenshot(browser, "admin-list")
 
     # A typed filter: tag election=6.
     tag_box = browser.find_element(By.CSS_SELECTOR, "form.job-status-typed-filter input[name=tag]")
@@ -182,6 +198,7 @@ def test_the_admin_list_filters_detail_and_actions(worker, live_server, sign_in)
     browser.get(f"{admin}{l9.pk}/change/")
     page = browser.find_element(By.ID, "content").text
     assert page.count(L9_TEXT) >= 3
+    screenshot(browser, "admin-detail")
 
     # Cancel: select, confirm, report.
     def run_action(action: str, job: JobStatus) -> str:
