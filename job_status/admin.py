@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from job_status.access import CONTROL_ALL, VIEW_ALL
-from job_status.control import CannotRetry
+from job_status.control import CannotRetry, normalize_task_id
 from job_status.models import JobMessage, JobStatus, JobTransition
 from job_status.serialization import with_latest_message
 from job_status.views.api import BadFilter, filter_jobs
@@ -193,6 +193,16 @@ class JobStatusAdmin(_ModelAdmin):
         "arguments",
     )
     fields = readonly_fields
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[JobStatus], search_term: str
+    ) -> tuple[QuerySet[JobStatus], bool]:
+        # An exact, case-sensitive match, which the unique index answers (Django's
+        # "=task_id" would be a case-insensitive one, which reads the whole table).
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(task_id=normalize_task_id(term)), False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[JobStatus]:
         # Tags in one more query, the latest message in the same one: none per row.

@@ -120,12 +120,20 @@ def test_a_bad_tag_filter_says_why_and_shows_nothing(viewer):
     assert "0 job statuses" in page
 
 
-def test_search_finds_a_task_id_exactly(viewer):
+def test_search_finds_a_task_id_exactly_through_its_index(viewer):
     make_job(task_id="abc-123")
     make_job(task_id="abc-1234")
-    page = viewer.get(LIST + "?q=abc-123").content.decode()
+    make_job(task_id="0f8e4b52-1d1a-4a3e-9a57-3c1e2f1f0a11")
+
+    with CaptureQueriesContext(connection) as captured:
+        page = viewer.get(LIST + "?q=abc-123").content.decode()
     assert ">abc-123<" in page
     assert ">abc-1234<" not in page
+    # An equality on the column (its unique index), not UPPER() or LIKE over the table.
+    searches = [q["sql"] for q in captured if "abc-123" in q["sql"] or "%s" in q["sql"]]
+    assert not [sql for sql in searches if "UPPER(" in sql.upper() or " LIKE " in sql.upper()]
+    upper_uuid = viewer.get(LIST + "?q=0F8E4B521D1A4A3E9A573C1E2F1F0A11").content.decode()
+    assert ">0f8e4b52-1d1a-4a3e-9a57-3c1e2f1f0a11<" in upper_uuid
 
 
 def test_the_list_costs_the_same_queries_for_5_jobs_as_for_50(viewer):
