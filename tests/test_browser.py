@@ -7,8 +7,8 @@ installs them); a missing browser fails these tests, it never skips them.
 
 import os
 import shutil
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission, User
