@@ -1,0 +1,72 @@
+"""The dashboard page and the widget's template tags, without a browser (the
+browser tests show them working live)."""
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.contrib.auth.models import User
+from django.template import Context, Template, TemplateSyntaxError
+from django.test import Client, override_settings
+
+pytestmark = pytest.mark.django_db
+
+
+def render(source, **context):
+    return Template("{% load job_status %}" + source).render(Context(context))
+
+
+def widget_url(html):
+    start = html.index('data-job-status-url="') + len('data-job-status-url="')
+    return html[start : html.index('"', start)].replace("&amp;", "&")
+
+
+def test_the_dashboard_sends_anonymous_visitors_to_sign_in():
+    response = Client().get("/jobs/")
+    assert response.status_code == 302
+    assert "login" in response["Location"]
+
+
+@override_settings(JOB_STATUS_ANONYMOUS_SEES_PUBLIC=True)
+def test_the_dashboard_opens_to_anonymous_visitors_with_public_jobs():
+    assert Client().get("/jobs/").status_code == 200
+
+
+def test_the_dashboard_page_points_at_the_api_and_sets_the_csrf_cookie():
+    client = Client()
+    client.force_login(User.objects.create_user("ann"))
+    response = client.get("/jobs/")
+    assert response.status_code == 200
+    assert 'data-api-url="/jobs/api/jobs/"' in response.content.decode()
+    assert "csrftoken" in response.cookies
+
+
+def test_one_job_by_task_id():
+    assert widget_url(render("{% job_progress task_id %}", task_id="abc")) == "/jobs/api/jobs/abc/"
+
+
+def test_the_newest_job_of_a_selection():
+    html = render(
+        '{% job_progress alias="export" job="app.export" tags=tags status="started" %}',
+        tags={"election": 5, "code": "5", "nightly": None, "urgent": True},
+    )
+    url = urlsplit(widget_url(html))
+    assert url.path == "/jobs/api/jobs/"
+    assert parse_qs(url.query) == {
+        "per_page": ["1"],
+        "alias": ["export"],
+        "job": ["app.export"],
+        "status": ["started"],
+        "tag": ["election=5", 'code="5"', "nightly", "urgent=true"],
+    }
+
+
+def test_a_widget_needs_a_job_or_a_selection():
+    with pytest.raises(TemplateSyntaxError, match="needs a task id"):
+        render("{% job_progress %}")
+
+
+def test_assets_and_the_poll_interval():
+    html = render("{% job_status_assets %}{% job_progress 'abc' interval=0.5 %}")
+    assert "job_status/job_status.js" in html
+    assert "job_status/job_status.css" in html
+    assert 'data-job-status-interval="500"' in html
