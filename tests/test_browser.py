@@ -7,6 +7,7 @@ installs them); a missing browser fails these tests, it never skips them.
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import Client, override_settings
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -91,6 +93,23 @@ def screenshot(browser: WebDriver, name: str) -> None:
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(str(Path(folder) / f"{name}.png"))
+
+
+def settled(action):
+    """``action()``, again if the page was replaced under it (a form submitted, a
+    page loading): the element it held is then stale, not wrong."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return action()
+        except StaleElementReferenceException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def loaded(browser: WebDriver) -> bool:
+    return bool(browser.execute_script("return document.readyState") == "complete")
 
 
 def wait_in_browser(condition, timeout=20.0, describe=lambda: ""):
@@ -189,8 +208,8 @@ def test_the_admin_list_filters_detail_and_actions(worker, live_server, sign_in)
     # A typed filter: tag election=6.
     tag_box = browser.find_element(By.CSS_SELECTOR, "form.job-status-typed-filter input[name=tag]")
     tag_box.send_keys("election=6", Keys.ENTER)
-    wait_in_browser(lambda: "tag=election" in browser.current_url)
-    listed = browser.find_element(By.ID, "result_list").text
+    wait_in_browser(lambda: "tag=election" in browser.current_url and loaded(browser))
+    listed = settled(lambda: browser.find_element(By.ID, "result_list").text)
     assert "waiting-job" in listed
     assert l9.task_id not in listed
 
@@ -203,14 +222,16 @@ def test_the_admin_list_filters_detail_and_actions(worker, live_server, sign_in)
     # Cancel: select, confirm, report.
     def run_action(action: str, job: JobStatus) -> str:
         browser.get(admin)
-        browser.find_element(
-            By.CSS_SELECTOR, f"input[name=_selected_action][value='{job.pk}']"
-        ).click()
-        browser.find_element(By.CSS_SELECTOR, f"select[name=action] option[value={action}]").click()
-        browser.find_element(By.CSS_SELECTOR, "button[name=index]").click()
-        assert "Are you sure?" in browser.find_element(By.ID, "content").text
-        browser.find_element(By.CSS_SELECTOR, "#content input[type=submit]").click()
-        return str(browser.find_element(By.CSS_SELECTOR, "ul.messagelist").text)
+        checkbox = f"input[name=_selected_action][value='{job.pk}']"
+        settled(lambda: browser.find_element(By.CSS_SELECTOR, checkbox).click())
+        option = f"select[name=action] option[value={action}]"
+        settled(lambda: browser.find_element(By.CSS_SELECTOR, option).click())
+        settled(lambda: browser.find_element(By.CSS_SELECTOR, "button[name=index]").click())
+        wait_in_browser(lambda: "Are you sure?" in text_at(browser, "#content"))
+        settled(
+            lambda: browser.find_element(By.CSS_SELECTOR, "#content input[type=submit]").click()
+        )
+        return str(wait_in_browser(lambda: text_at(browser, "ul.messagelist")))
 
     assert "1 job cancelled." in run_action("cancel_jobs", waiting)
     assert JobStatus.objects.get(pk=waiting.pk).status == "cancelled"

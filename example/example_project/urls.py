@@ -1,5 +1,12 @@
-"""No views: the example is driven by ``manage.py run_demo``."""
+"""The admin at /admin/, job_status's dashboard at /jobs/ and its API at /jobs/api/.
 
-from django.urls import URLPattern, URLResolver
+``manage.py run_demo`` needs none of them; ``manage.py runserver`` shows them.
+"""
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("jobs/", include("job_status.urls")),
+]

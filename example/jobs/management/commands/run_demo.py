@@ -235,6 +235,10 @@ class Command(BaseCommand):
             )
         elapsed = time.monotonic() - begun
         self.stdout.write(self.style.SUCCESS(f"demo passed in {elapsed:.1f} s"))
+        self.stdout.write(
+            "To look at the records in a browser: example/manage.py createsuperuser, then "
+            "example/manage.py runserver, and open /admin/ or the dashboard at /jobs/."
+        )
 
 
 class Demo:
