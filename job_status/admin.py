@@ -202,6 +202,8 @@ class JobStatusAdmin(_ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
+        if "\x00" in term:
+            return queryset.none(), False  # no task id has one; PostgreSQL refuses NUL
         return queryset.filter(task_id=normalize_task_id(term)), False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[JobStatus]:

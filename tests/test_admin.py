@@ -132,6 +132,7 @@ def test_search_finds_a_task_id_exactly_through_its_index(viewer):
     # An equality on the column (its unique index), not UPPER() or LIKE over the table.
     searches = [q["sql"] for q in captured if "abc-123" in q["sql"] or "%s" in q["sql"]]
     assert not [sql for sql in searches if "UPPER(" in sql.upper() or " LIKE " in sql.upper()]
+    assert viewer.get(LIST + "?q=%00").status_code == 200  # a NUL matches nothing
     upper_uuid = viewer.get(LIST + "?q=0F8E4B521D1A4A3E9A573C1E2F1F0A11").content.decode()
     assert ">0f8e4b52-1d1a-4a3e-9a57-3c1e2f1f0a11<" in upper_uuid
 

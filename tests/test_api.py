@@ -168,6 +168,8 @@ def test_pages_say_whether_there_is_a_next_one():
         ("?per_page=1000", "per_page"),
         ("?page=zero", "page"),
         ("?colour=red", "colour"),
+        ("?alias=%00", "alias"),
+        ("?tag=a=%00", "tag"),
     ],
 )
 def test_bad_filters_are_400_with_a_message_naming_them(query, named):

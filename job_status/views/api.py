@@ -62,6 +62,10 @@ def filter_jobs(jobs: JobStatusQuerySet, params: Any) -> JobStatusQuerySet:
     unknown = sorted(set(params) - known)
     if unknown:
         raise BadFilter(f"Unknown filter {unknown[0]!r}; use {', '.join(sorted(known))}.")
+    for name in sorted(params):
+        if any("\x00" in value for value in params.getlist(name)):
+            # PostgreSQL refuses NUL in text: it can match no job.
+            raise BadFilter(f"{name}: a NUL character matches no job.")
     for name in params.getlist("job"):
         jobs = jobs.for_job(name)
     for alias in params.getlist("alias"):
@@ -112,8 +116,8 @@ def _visible(request: HttpRequest) -> JobStatusQuerySet:
 
 
 def _find(request: HttpRequest, task_id: str) -> JobStatus | None:
-    if len(task_id) > 255:
-        return None
+    if len(task_id) > 255 or "\x00" in task_id:
+        return None  # no such job (and PostgreSQL refuses NUL in text)
     jobs = with_latest_message(_visible(request))
     return jobs.filter(task_id=normalize_task_id(task_id)).first()
 
