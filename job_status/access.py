@@ -1,9 +1,9 @@
 """Who may see and steer which jobs, outside the admin (the JSON API, the dashboard,
 the widget).
 
-- Holders of the ``view`` permission on job statuses see every job
-  (``is_staff`` alone does not); a signed-in user sees the jobs they dispatched
-  and public ones; an anonymous request is refused, unless
+- Holders of the ``view`` (or ``change``, as in Django's admin) permission on
+  job statuses see every job (``is_staff`` alone does not); a signed-in user
+  sees the jobs they dispatched and public ones; an anonymous request is refused, unless
   ``JOB_STATUS_ANONYMOUS_SEES_PUBLIC`` lets it see public jobs.
 - Cancelling and retrying take the job's dispatcher, or the ``change`` permission.
 
@@ -32,12 +32,17 @@ def visible_jobs(user: Any, jobs: JobStatusQuerySet | None = None) -> JobStatusQ
     to them."""
     jobs = JobStatus.objects.all() if jobs is None else jobs
     if user.is_authenticated:
-        if user.has_perm(VIEW_ALL):
+        if sees_everything(user):
             return jobs
         return jobs.filter(Q(dispatched_by=user.pk) | Q(is_public=True))
     if app_settings.ANONYMOUS_SEES_PUBLIC:
         return jobs.filter(is_public=True)
     raise PermissionDenied("Sign in to see jobs.")
+
+
+def sees_everything(user: Any) -> bool:
+    """Holders of ``view`` or ``change``: every job, with its tracebacks and worker."""
+    return bool(user.is_authenticated and (user.has_perm(VIEW_ALL) or user.has_perm(CONTROL_ALL)))
 
 
 def may_control(user: Any, job: JobStatus) -> bool:

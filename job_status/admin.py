@@ -14,7 +14,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
@@ -36,6 +36,10 @@ else:  # Django's admin classes are not subscriptable at run time
 
 # Beyond this many matching rows the list says "more than" instead of counting.
 COUNT_CAP = 10_000
+# An action cancels or retries one job at a time: at most this many at once.
+MAX_ACTION_JOBS = 1_000
+# The confirmation page names this many of the selected jobs.
+CONFIRM_SAMPLE = 50
 
 
 class CappedCountPaginator(Paginator):  # type: ignore[type-arg]
@@ -46,7 +50,9 @@ class CappedCountPaginator(Paginator):  # type: ignore[type-arg]
     @cached_property
     def count(self) -> int:
         jobs: QuerySet[Any] = self.object_list  # type: ignore[assignment]
-        return int(jobs.order_by()[: COUNT_CAP + 1].count())
+        # Only the ids: the list's annotations (latest message) would otherwise be
+        # computed for every counted row on SQLite.
+        return int(jobs.order_by().values("pk")[: COUNT_CAP + 1].count())
 
     cap = COUNT_CAP
 
@@ -257,9 +263,22 @@ class JobStatusAdmin(_ModelAdmin):
     def _confirmed(
         self, request: HttpRequest, jobs: QuerySet[JobStatus], action: str, verb: str
     ) -> HttpResponse | None:
-        """The confirmation page, until the user has confirmed; then ``None``."""
+        """The confirmation page, until the user has confirmed; then ``None``.
+
+        With "select all" the page posts the selection back as such (the list's
+        filters are in its URL), never as one field per job."""
+        count = jobs.order_by().values("pk")[: MAX_ACTION_JOBS + 1].count()
+        if count > MAX_ACTION_JOBS:
+            self.message_user(
+                request,
+                _("At most %(limit)d jobs at a time: narrow the list down with filters.")
+                % {"limit": MAX_ACTION_JOBS},
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(request.get_full_path())
         if request.POST.get("confirmed") == "yes":
             return None
+        select_across = request.POST.get("select_across") == "1"
         return TemplateResponse(
             request,
             "admin/job_status/jobstatus/confirm_action.html",
@@ -267,7 +286,11 @@ class JobStatusAdmin(_ModelAdmin):
                 **self.admin_site.each_context(request),
                 "title": _("Are you sure?"),
                 "opts": self.model._meta,
-                "jobs": jobs,
+                "count": count,
+                "sample": jobs[:CONFIRM_SAMPLE],
+                "more": max(0, count - CONFIRM_SAMPLE),
+                "ids": [] if select_across else [job.pk for job in jobs],
+                "select_across": select_across,
                 "action": action,
                 "verb": verb,
                 "action_checkbox_name": ACTION_CHECKBOX_NAME,

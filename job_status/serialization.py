@@ -81,15 +81,16 @@ def job_summary(job: JobStatus, *, can_control: bool) -> dict[str, Any]:
     }
 
 
-def job_detail(job: JobStatus, *, can_control: bool) -> dict[str, Any]:
-    """A job with its messages and timeline."""
+def job_detail(job: JobStatus, *, can_control: bool, internals: bool) -> dict[str, Any]:
+    """A job with its messages and timeline. Tracebacks and the worker's host name
+    only with ``internals`` (for operators, not for every user who may see a job)."""
     return {
         **job_summary(job, can_control=can_control),
         "retry_of": job.retry_of_id,
         "parent_id": job.parent_id,
         "root_id": job.root_id,
         "group_id": job.group_id,
-        "worker": job.worker,
+        "worker": job.worker if internals else "",
         "messages": [
             {"level": message.level, "text": message.text, "at": _time(message.created_at)}
             for message in job.messages.all()
@@ -101,7 +102,7 @@ def job_detail(job: JobStatus, *, can_control: bool) -> dict[str, Any]:
                 "at": _time(entry.at),
                 "exception_type": entry.exception_type,
                 "exception_message": entry.exception_message,
-                "traceback": entry.traceback,
+                "traceback": entry.traceback if internals else "",
                 "note": entry.note,
             }
             for entry in job.timeline.all()

@@ -209,3 +209,40 @@ def test_the_actions_need_the_change_permission(viewer):
     assert "cancel_jobs" not in page
     viewer.post(LIST, select("cancel_jobs", job, confirmed=True))
     assert JobStatus.objects.get(pk=job.pk).status == "queued"
+
+
+def test_select_all_acts_on_the_filtered_list_without_a_field_per_job(operator, monkeypatch):
+    monkeypatch.setattr(job_admin, "CONFIRM_SAMPLE", 2)
+    exports = [make_job(alias="export") for _ in range(5)]
+    other = make_job(alias="import")
+    across = {"action": "cancel_jobs", "select_across": "1", "index": "0"}
+
+    asked = operator.post(LIST + "?alias=export", {**across, "_selected_action": [exports[0].pk]})
+    page = asked.content.decode()
+    assert "these 5 jobs" in page
+    assert "and 3 more" in page
+    assert page.count('name="_selected_action"') <= 1  # not one per job
+    assert 'name="select_across" value="1"' in page
+
+    operator.post(
+        LIST + "?alias=export",
+        {**across, "confirmed": "yes", "_selected_action": [exports[0].pk]},
+    )
+    assert set(JobStatus.objects.filter(alias="export").values_list("status", flat=True)) == {
+        "cancelled"
+    }
+    assert JobStatus.objects.get(pk=other.pk).status == "queued"
+
+
+def test_an_action_refuses_more_jobs_than_its_limit(operator, monkeypatch):
+    monkeypatch.setattr(job_admin, "MAX_ACTION_JOBS", 3)
+    for _ in range(4):
+        make_job()
+    across = {"action": "cancel_jobs", "select_across": "1", "index": "0", "confirmed": "yes"}
+    first = JobStatus.objects.first()
+    assert first is not None
+
+    response = operator.post(LIST, {**across, "_selected_action": [first.pk]}, follow=True)
+
+    assert "At most 3 jobs at a time" in response.content.decode()
+    assert not JobStatus.objects.filter(status="cancelled").exists()

@@ -240,3 +240,53 @@ def test_the_admin_list_filters_detail_and_actions(worker, live_server, sign_in)
     assert "1 job dispatched again." in run_action("retry_jobs", failed)
     again = wait_until(lambda: JobStatus.objects.filter(retry_of=failed).first())
     assert wait_for_finish(again.task_id).status == "failed"  # same arguments, same failure
+
+
+POLL_PROBE = """
+var done = arguments[arguments.length - 1];
+var inFlight = 0, most = 0, calls = 0, failing = false;
+function setHidden(value) {
+  var hidden = {configurable: true, get: function () { return value; }};
+  Object.defineProperty(document, "hidden", hidden);
+}
+function load() {
+  calls += 1; inFlight += 1; most = Math.max(most, inFlight);
+  return new Promise(function (resolve, reject) {
+    setTimeout(function () { inFlight -= 1; failing ? reject(new Error("down")) : resolve(); },
+               failing ? 0 : 200);
+  });
+}
+var poller = JobStatus.poll(load, {interval: 10, hiddenInterval: 100000, maxBackoff: 100000});
+var hammer = setInterval(function () { poller.now(); }, 5);  // a user clicking away
+setTimeout(function () {
+  clearInterval(hammer);
+  var visible = calls;
+  setHidden(true);
+  document.dispatchEvent(new Event("visibilitychange"));
+  setTimeout(function () {
+    var hidden = calls - visible;
+    setHidden(false);
+    failing = true;
+    poller.now();
+    setTimeout(function () {
+      poller.stop();
+      done({most: most, visible: visible, hidden: hidden, failing: calls - visible - hidden});
+    }, 1000);
+  }, 1000);
+}, 1000);
+"""
+
+
+def test_polling_keeps_one_request_in_flight_and_backs_off(live_server, browser):
+    """The loop that the dashboard and widget share, in the browser: never two
+    requests at once however often it is asked; slower in a hidden tab; slower
+    after each failure."""
+    browser.get(f"{live_server.url}/widget/none/")
+    browser.set_script_timeout(15)
+
+    seen = browser.execute_async_script(POLL_PROBE)
+
+    assert seen["most"] == 1
+    assert seen["visible"] >= 3  # requests of 200 ms, back to back, for a second
+    assert seen["hidden"] <= 2  # the one in flight, and at most one asked for before
+    assert seen["failing"] <= 10  # 10, 20, 40, 80 ... ms apart, not every 10 ms

@@ -70,3 +70,15 @@ def test_assets_and_the_poll_interval():
     assert "job_status/job_status.js" in html
     assert "job_status/job_status.css" in html
     assert 'data-job-status-interval="500"' in html
+
+
+def test_string_tags_that_look_like_other_types_stay_strings():
+    from job_status.views.api import tag_value
+
+    html = render(
+        '{% job_progress alias="a" tags=tags %}',
+        tags={"flag": "false", "quoted": '"hi"', "number": "5", "word": "tenant-1"},
+    )
+    sent = parse_qs(urlsplit(widget_url(html)).query)["tag"]
+    read_back = {text.split("=", 1)[0]: tag_value(text.split("=", 1)[1]) for text in sent}
+    assert read_back == {"flag": "false", "quoted": '"hi"', "number": "5", "word": "tenant-1"}

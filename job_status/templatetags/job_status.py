@@ -9,6 +9,7 @@ or a list of them, as the API's ``tag`` filter takes them).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -19,6 +20,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from job_status.conf import app_settings
+from job_status.views.api import tag_value
 
 register = template.Library()
 
@@ -36,17 +38,14 @@ def _tag_filters(tags: Any) -> list[str]:
 
 
 def _literal(value: Any) -> str:
-    # The API reads numbers and booleans as such; a string that looks like one is quoted.
+    # As the API reads it back (views.api.tag_value): numbers and booleans keep
+    # their type; a string the API would read as something else is sent quoted.
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
     text = str(value)
-    try:
-        float(text)
-    except ValueError:
-        return '"true"' if text in ("true", "false") else text
-    return f'"{text}"'
+    return text if tag_value(text) == text and text else json.dumps(text)
 
 
 @register.simple_tag

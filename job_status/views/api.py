@@ -17,7 +17,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
-from job_status.access import may_control, visible_jobs
+from job_status.access import may_control, sees_everything, visible_jobs
 from job_status.control import CannotRetry, normalize_task_id
 from job_status.models import JobStatus
 from job_status.query import JobStatusQuerySet
@@ -27,6 +27,7 @@ from job_status.tags import InvalidTag
 
 DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 100
+MAX_PAGE = 100_000  # deeper than anyone pages; filters narrow the list instead
 
 # "key" (has the tag or label), or "key<operator>value".
 _TAG_FILTER = re.compile(r"^(?P<key>[^=!<>]+?)(?:(?P<operator>!=|<=|>=|=|<|>)(?P<value>.*))?$")
@@ -97,17 +98,15 @@ def filter_jobs(jobs: JobStatusQuerySet, params: Any) -> JobStatusQuerySet:
     return jobs
 
 
-def _whole_number(params: Any, name: str, default: int, highest: int | None = None) -> int:
+def _whole_number(params: Any, name: str, default: int, highest: int) -> int:
     text = params.get(name)
     if text is None:
         return default
-    try:
-        number = int(text)
-    except ValueError:
-        raise BadFilter(f"{name}: {text!r} is not a whole number.") from None
-    if number < 1 or (highest is not None and number > highest):
-        limit = f"from 1 to {highest}" if highest else "1 or more"
-        raise BadFilter(f"{name}: {number} must be {limit}.")
+    if not re.fullmatch(r"[0-9]{1,9}", text):
+        raise BadFilter(f"{name}: {text!r} is not a whole number from 1 to {highest}.")
+    number = int(text)
+    if not 1 <= number <= highest:
+        raise BadFilter(f"{name}: {number} must be from 1 to {highest}.")
     return number
 
 
@@ -126,7 +125,7 @@ def _find(request: HttpRequest, task_id: str) -> JobStatus | None:
 def job_list(request: HttpRequest) -> JsonResponse:
     try:
         jobs = filter_jobs(_visible(request), request.GET)
-        page = _whole_number(request.GET, "page", 1)
+        page = _whole_number(request.GET, "page", 1, MAX_PAGE)
         per_page = _whole_number(request.GET, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)
     except PermissionDenied as exc:
         return _error(str(exc), 403)
@@ -157,7 +156,10 @@ def job_view(request: HttpRequest, task_id: str) -> JsonResponse:
         return _error(str(exc), 403)
     if job is None:
         return _not_found()
-    return JsonResponse(job_detail(job, can_control=may_control(request.user, job)))
+    user = request.user
+    return JsonResponse(
+        job_detail(job, can_control=may_control(user, job), internals=sees_everything(user))
+    )
 
 
 def _controlled(request: HttpRequest, task_id: str) -> JobStatus | JsonResponse:

@@ -11,7 +11,9 @@
   var errorBox = root.querySelector("#job-error");
   var detail = root.querySelector("#job-detail");
   var page = 1;
-  var selected = null;
+  var selected = null; // the task id clicked last
+  var shown = null; // the task id the detail panel shows
+  var poller = null;
 
   function cell(row, text, className) {
     var td = document.createElement("td");
@@ -63,6 +65,8 @@
   }
 
   function showDetail(job) {
+    if (job.task_id !== selected) return; // an answer for a job clicked before
+    shown = job.task_id;
     detail.hidden = false;
     detail.querySelector("[data-field=title]").textContent = (job.alias || job.job) + " — " + job.task_id;
     detail.querySelector("[data-field=status]").textContent = job.status;
@@ -93,35 +97,56 @@
     cancel.hidden = !(job.can_control && !job.finished);
   }
 
+  function hideDetail() {
+    selected = shown = null;
+    detail.hidden = true;
+  }
+
   function select(taskId) {
     selected = taskId;
-    loadDetail();
+    detail.querySelector("[data-field=notice]").textContent = "";
+    poller.now(); // through the poll loop: still one request in flight
   }
 
   function loadDetail() {
     if (!selected) return Promise.resolve();
-    return JobStatus.getJSON(apiUrl + encodeURIComponent(selected) + "/").then(showDetail);
+    return JobStatus.getJSON(apiUrl + encodeURIComponent(selected) + "/").then(showDetail,
+      function (error) {
+        if (error.status === 404) { hideDetail(); return; } // gone (pruned), or not yours
+        throw error;
+      });
   }
 
   detail.querySelector("#job-cancel").addEventListener("click", function () {
     var button = this;
+    var taskId = shown; // the job on screen, whatever was clicked since
+    if (!taskId) return;
     button.disabled = true;
-    JobStatus.postJSON(apiUrl + encodeURIComponent(selected) + "/cancel/").then(function (body) {
+    JobStatus.postJSON(apiUrl + encodeURIComponent(taskId) + "/cancel/").then(function (body) {
       detail.querySelector("[data-field=notice]").textContent = body.cancelled
         ? "Cancelled." : "Cancel requested: the job stops at its next check.";
     }, function (error) {
       detail.querySelector("[data-field=notice]").textContent = error.message;
-    }).then(function () { button.disabled = false; loadDetail(); });
+    }).then(function () { button.disabled = false; poller.now(); });
   });
 
-  form.addEventListener("change", function () { page = 1; });
-  form.addEventListener("submit", function (event) { event.preventDefault(); page = 1; });
-  root.querySelector("#job-prev").addEventListener("click", function () { if (page > 1) page -= 1; });
-  root.querySelector("#job-next").addEventListener("click", function () { page += 1; });
+  function refresh() { poller.now(); }
+  form.addEventListener("change", function () { page = 1; refresh(); });
+  form.addEventListener("submit", function (event) { event.preventDefault(); page = 1; refresh(); });
+  root.querySelector("#job-prev").addEventListener("click", function () {
+    if (page > 1) { page -= 1; refresh(); }
+  });
+  root.querySelector("#job-next").addEventListener("click", function () {
+    this.disabled = true; // until the next page has answered: a double click skips none
+    page += 1;
+    refresh();
+  });
 
-  JobStatus.poll(function () {
+  poller = JobStatus.poll(function () {
     return JobStatus.getJSON(listUrl()).then(showList, function (error) {
+      rows.replaceChildren(); // rows that no longer match what is asked
       errorBox.textContent = error.message;
+      throw error;
     }).then(loadDetail);
   }, { interval: interval });
 })();

@@ -15,24 +15,37 @@
   function poll(load, options) {
     var interval = (options && options.interval) || 1000;
     var hiddenInterval = (options && options.hiddenInterval) || 15000;
+    var maxBackoff = (options && options.maxBackoff) || 60000;
     var timer = null;
     var inFlight = false;
+    var again = false; // now() was asked while a request was in flight
     var stopped = false;
+    var failures = 0;
+
+    function delay() {
+      var base = document.hidden ? hiddenInterval : interval;
+      // After failures, wait longer each time (a server down, a session expired).
+      return failures ? Math.min(base * Math.pow(2, failures), Math.max(base, maxBackoff)) : base;
+    }
 
     function schedule() {
       if (stopped) return;
       clearTimeout(timer);
-      timer = setTimeout(run, document.hidden ? hiddenInterval : interval);
+      timer = setTimeout(run, again ? 0 : delay());
+      again = false;
     }
 
     function run() {
-      if (stopped || inFlight) return;
+      if (stopped) return;
+      if (inFlight) { again = true; return; }
       inFlight = true;
+      clearTimeout(timer);
       Promise.resolve()
         .then(load)
         .then(function (keepGoing) {
+          failures = 0;
           if (keepGoing === false) stopped = true;
-        }, function () { /* a failed request: try again later */ })
+        }, function () { failures += 1; })
         .then(function () {
           inFlight = false;
           schedule();
@@ -40,27 +53,45 @@
     }
 
     document.addEventListener("visibilitychange", function () {
-      if (!document.hidden && !inFlight) run();
+      if (!document.hidden) run();
     });
     run();
-    return { stop: function () { stopped = true; clearTimeout(timer); } };
+    return {
+      // Poll as soon as possible, still one request at a time.
+      now: run,
+      stop: function () { stopped = true; clearTimeout(timer); },
+    };
+  }
+
+  function answer(response) {
+    var type = response.headers.get("Content-Type") || "";
+    if (type.indexOf("application/json") === -1) {
+      // An HTML error page (a CSRF failure, a server error): say what it was.
+      var error = new Error(response.status + " " + response.statusText);
+      error.status = response.status;
+      throw error;
+    }
+    return response.json().then(function (body) {
+      if (!response.ok) {
+        var failed = new Error(body.error || response.statusText);
+        failed.status = response.status;
+        throw failed;
+      }
+      return body;
+    });
   }
 
   function getJSON(url) {
     return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (response) {
-        return response.json().then(function (body) {
-          if (!response.ok) throw new Error(body.error || response.statusText);
-          return body;
-        });
-      });
+      .then(answer);
   }
 
   function csrfToken() {
-    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    if (match) return decodeURIComponent(match[1]);
+    // The page's own token first: the cookie's name is a setting (CSRF_COOKIE_NAME).
     var input = document.querySelector("input[name=csrfmiddlewaretoken]");
-    return input ? input.value : "";
+    if (input) return input.value;
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
   }
 
   function postJSON(url) {
@@ -68,12 +99,7 @@
       method: "POST",
       credentials: "same-origin",
       headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
-    }).then(function (response) {
-      return response.json().then(function (body) {
-        if (!response.ok) throw new Error(body.error || response.statusText);
-        return body;
-      });
-    });
+    }).then(answer);
   }
 
   function percent(job) {
@@ -121,12 +147,17 @@
       }, function (error) {
         element.setAttribute("data-status", "error");
         element.querySelector("[data-job-status-status]").textContent = error.message;
+        // No such job (or not yours): asking again will not change that.
+        if (error.status === 404) return false;
+        throw error; // polled again later, backing off
       });
     }, { interval: interval });
   }
 
   function startWidgets(root) {
-    (root || document).querySelectorAll("[data-job-status-url]").forEach(startWidget);
+    root = root || document;
+    if (root.matches && root.matches("[data-job-status-url]")) startWidget(root);
+    root.querySelectorAll("[data-job-status-url]").forEach(startWidget);
   }
 
   global.JobStatus = {
