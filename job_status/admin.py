@@ -14,7 +14,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.template.response import TemplateResponse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
@@ -90,18 +90,12 @@ class TypedFilter(admin.SimpleListFilter):
         if not value:
             return queryset
         try:
-            params = _Params({str(self.parameter_name): [value]})
+            params = QueryDict(mutable=True)
+            params.setlist(str(self.parameter_name), [value])
             return filter_jobs(queryset, params)  # type: ignore[arg-type]
         except BadFilter as exc:
             messages.error(request, str(exc))
             return queryset.none()
-
-
-class _Params(dict[str, list[str]]):
-    """What ``filter_jobs`` reads of a ``QueryDict``."""
-
-    def getlist(self, key: str) -> list[str]:
-        return self.get(key, [])
 
 
 class JobFilter(TypedFilter):
