@@ -148,14 +148,21 @@ def job_list(request: HttpRequest) -> JsonResponse:
     )
 
 
-@require_GET
-def job_view(request: HttpRequest, task_id: str) -> JsonResponse:
+def _visible_job(request: HttpRequest, task_id: str) -> JobStatus | JsonResponse:
+    """The job, if the user may see it; else the response that says so (403 for an
+    anonymous request, 404 for a job that does not exist for this user)."""
     try:
         job = _find(request, task_id)
     except PermissionDenied as exc:
         return _error(str(exc), 403)
-    if job is None:
-        return _not_found()
+    return _not_found() if job is None else job
+
+
+@require_GET
+def job_view(request: HttpRequest, task_id: str) -> JsonResponse:
+    job = _visible_job(request, task_id)
+    if isinstance(job, JsonResponse):
+        return job
     user = request.user
     return JsonResponse(
         job_detail(job, can_control=may_control(user, job), internals=sees_everything(user))
@@ -164,12 +171,9 @@ def job_view(request: HttpRequest, task_id: str) -> JsonResponse:
 
 def _controlled(request: HttpRequest, task_id: str) -> JobStatus | JsonResponse:
     """The job to cancel or retry, or the response that refuses it."""
-    try:
-        job = _find(request, task_id)
-    except PermissionDenied as exc:
-        return _error(str(exc), 403)
-    if job is None:
-        return _not_found()
+    job = _visible_job(request, task_id)
+    if isinstance(job, JsonResponse):
+        return job
     if not may_control(request.user, job):
         return _error("Only the job's dispatcher, or a holder of the change permission.", 403)
     return job
