@@ -33,6 +33,7 @@ from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from job_status import single_statement
 from job_status.conf import app_settings
 from job_status.models import JobStatus, JobTag, JobTransition
 from job_status.statuses import FINISHED, Status, Transition, same_attempt_replaceable
@@ -178,7 +179,8 @@ def _update_fields(event: _Event) -> dict[str, Any]:
     return fields
 
 
-def _create(task_id: str, event: _Event, info: JobInfo, savepoint: bool = True) -> None:
+def _new_row(task_id: str, event: _Event, info: JobInfo) -> tuple[JobStatus, list[JobTag]]:
+    """The row (and its tags) that ``event`` creates when it is the first to arrive."""
     transition, failure, at = event.transition, event.failure, event.at
     queued_at = min(info.queued_at, at) if info.queued_at else at
     retry_of = info.retry_of
@@ -208,20 +210,25 @@ def _create(task_id: str, event: _Event, info: JobInfo, savepoint: bool = True) 
         worker=info.worker if transition.status is Status.STARTED else "",
         time_limit=info.time_limit if transition.status is Status.STARTED else None,
     )
-    stored = [store_value(key, value) for key, value in info.tags.items()]
+    tags = [
+        JobTag(
+            job_status=job,
+            key=tag.key,
+            value_type=tag.value_type,
+            string_value=tag.string_value,
+            number_value=tag.number_value,
+        )
+        for tag in (store_value(key, value) for key, value in info.tags.items())
+    ]
+    return job, tags
+
+
+def _create(task_id: str, event: _Event, info: JobInfo, savepoint: bool = True) -> None:
+    job, tags = _new_row(task_id, event, info)
     using = status_db()
     with transaction.atomic(using=using, savepoint=savepoint):
         job.save(force_insert=True, using=using)
-        JobTag.objects.using(using).bulk_create(
-            JobTag(
-                job_status=job,
-                key=tag.key,
-                value_type=tag.value_type,
-                string_value=tag.string_value,
-                number_value=tag.number_value,
-            )
-            for tag in stored
-        )
+        JobTag.objects.using(using).bulk_create(tags)
 
 
 def _update(task_id: str, event: _Event) -> bool:
@@ -234,15 +241,15 @@ def _update(task_id: str, event: _Event) -> bool:
     return bool(rows.update(**_update_fields(event)))
 
 
-def _write_timeline(
+def _timeline_entry(
     task_id: str,
     event: str,
     attempt: int | None,
     at: datetime,
     failure: Failure | None = None,
     note: str = "",
-) -> None:
-    JobTransition.objects.using(status_db()).create(
+) -> JobTransition:
+    return JobTransition(
         job_status_id=task_id,
         event=event,
         attempt=attempt,
@@ -254,8 +261,53 @@ def _write_timeline(
     )
 
 
+def _write_timeline(
+    task_id: str,
+    event: str,
+    attempt: int | None,
+    at: datetime,
+    failure: Failure | None = None,
+    note: str = "",
+) -> None:
+    entry = _timeline_entry(task_id, event, attempt, at, failure, note)
+    entry.save(force_insert=True, using=status_db())
+
+
+def _event_entry(task_id: str, event: _Event) -> JobTransition:
+    transition = event.transition
+    return _timeline_entry(
+        task_id, transition.status, transition.attempt, event.at, event.failure, event.note
+    )
+
+
+def _apply_in_one_statement(task_id: str, event: _Event) -> Outcome | None:
+    """The common cases as one statement (``single_statement``): a first dispatch
+    that creates its row, an event that moves an existing row on. ``None`` when
+    the general path must decide (the row exists, is missing or stays)."""
+    connection = connections[status_db()]
+    transition = event.transition
+    if transition.status is Status.QUEUED and transition.attempt == 1:
+        if event.info is None:
+            return None
+        job, tags = _new_row(task_id, event, event.info)
+        try:
+            single_statement.insert_job(job, tags, _event_entry(task_id, event), connection)
+        except IntegrityError:
+            return None
+        return Outcome.CREATED
+    rows = JobStatus.objects.filter(task_id=task_id).filter(replaceable_rows(transition))
+    entry = _event_entry(task_id, event)
+    if single_statement.update_job(rows, _update_fields(event), entry, connection):
+        return Outcome.UPDATED
+    return None
+
+
 def _apply(task_id: str, event: _Event) -> Outcome:
     using = status_db()
+    if single_statement.available(connections[using]):
+        outcome = _apply_in_one_statement(task_id, event)
+        if outcome is not None:
+            return outcome
     transition = event.transition
     if transition.status is Status.QUEUED and transition.attempt == 1 and event.info:
         # A first dispatch almost never finds its row: insert it and its timeline

@@ -10,7 +10,14 @@ from job_status.models import JobStatus
 from job_status.recording import Failure, JobInfo, Outcome, record
 from job_status.statuses import State, Status, Transition, may_replace
 
-pytestmark = pytest.mark.django_db
+
+@pytest.fixture(autouse=True, params=["in_a_transaction", "autocommit"])
+def database(request):
+    """Every case twice: inside the test's transaction, where writes take the
+    ORM's path, and in autocommit, as on a worker, where PostgreSQL takes
+    single statements (``job_status.single_statement``)."""
+    request.getfixturevalue("db" if request.param == "in_a_transaction" else "transactional_db")
+
 
 INFO = JobInfo(job="app.tasks.export", alias="export", tags={"election": 5, "nightly": None})
 T0 = timezone.now()
