@@ -31,6 +31,7 @@ from django.db import (
 )
 from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce, Greatest
+from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
 from job_status import single_statement
@@ -290,10 +291,14 @@ def _apply_in_one_statement(task_id: str, event: _Event) -> Outcome | None:
         if event.info is None:
             return None
         job, tags = _new_row(task_id, event, event.info)
+        # The model's signals, as ``save()`` sends them on the other path.
+        signal = {"sender": JobStatus, "instance": job, "raw": False, "using": connection.alias}
+        pre_save.send(**signal, update_fields=None)
         try:
             single_statement.insert_job(job, tags, _event_entry(task_id, event), connection)
         except IntegrityError:
             return None
+        post_save.send(**signal, created=True, update_fields=None)
         return Outcome.CREATED
     rows = JobStatus.objects.filter(task_id=task_id).filter(replaceable_rows(transition))
     entry = _event_entry(task_id, event)

@@ -89,8 +89,8 @@ def insert_job(
     entry: JobTransition,
     connection: BaseDatabaseWrapper,
 ) -> None:
-    """Insert the job's row, its tags and its timeline entry; raises
-    ``IntegrityError`` (and changes nothing) if the row exists."""
+    """Insert the job's row, its tags and its timeline entry, and set ``job``'s
+    primary key; raises ``IntegrityError`` (and changes nothing) if the row exists."""
     quote = connection.ops.quote_name
     job_sql, params = _insert([job], connection)
     job_key = JobStatus._meta.pk.column
@@ -105,8 +105,14 @@ def insert_job(
     # checked at the end of the statement (Django makes them deferred), when
     # the job's row is there.
     entry_sql, entry_params = _insert([entry], connection)
+    clauses.append(f"entry AS ({entry_sql})")
     with connection.cursor() as cursor:
-        cursor.execute(f"WITH {', '.join(clauses)} {entry_sql}", params + entry_params)
+        cursor.execute(
+            f"WITH {', '.join(clauses)} SELECT {quote(job_key)} FROM job", params + entry_params
+        )
+        (job.pk,) = cursor.fetchone()
+    job._state.adding = False
+    job._state.db = connection.alias
 
 
 def update_job(

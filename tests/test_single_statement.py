@@ -97,3 +97,24 @@ def test_a_dispatch_that_finds_its_row_changes_nothing_of_it(on_postgres):
     assert job.status == Status.STARTED
     assert job.tags.count() == len(INFO.tags)
     assert [t.event for t in job.timeline.all()] == ["queued", "started"]
+
+
+def test_creating_a_row_sends_the_models_save_signals(on_postgres):
+    """As ``save()`` does on the ORM's path, with the row's primary key set."""
+    from django.db.models.signals import post_save, pre_save
+
+    seen = []
+
+    def receiver(signal, instance, **kwargs):
+        seen.append((signal, instance.task_id, instance.pk, kwargs.get("created")))
+
+    pre_save.connect(receiver, sender=JobStatus)
+    post_save.connect(receiver, sender=JobStatus)
+    try:
+        record("task-1", Transition(Status.QUEUED, 1), info=INFO, at=T0)
+    finally:
+        pre_save.disconnect(receiver, sender=JobStatus)
+        post_save.disconnect(receiver, sender=JobStatus)
+
+    pk = JobStatus.objects.get(task_id="task-1").pk
+    assert seen == [(pre_save, "task-1", None, None), (post_save, "task-1", pk, True)]
