@@ -91,8 +91,10 @@ def send_signal(job: JobStatus, name: str, parameters: dict[str, Any] | None = N
     """Send the custom signal ``name`` to a job; it runs its handler when it next checks."""
     from job_status.models import JobSignal
 
-    if not isinstance(name, str) or not name or len(name) > 100:
-        raise ValueError(f"A signal name must be a string of 1 to 100 characters, got {name!r}.")
+    if not isinstance(name, str) or not name or len(name) > 100 or "\x00" in name:
+        raise ValueError(
+            f"A signal name must be a string of 1 to 100 characters without NUL, got {name!r}."
+        )
     parameters = dict(parameters or {})
     try:
         check_storable_json(parameters)  # refuse what cannot be stored, here and now

@@ -210,7 +210,8 @@ class JobStatusQuerySet(LaravelQuerySetAliases, models.QuerySet["JobStatus"]):
         dashes. Raises ``JobStatus.DoesNotExist`` naming the id if there is none."""
         from job_status.control import normalize_task_id
 
-        if not isinstance(task_id, str) or not task_id.strip():
+        if not isinstance(task_id, str) or not task_id.strip() or "\x00" in task_id:
+            # (PostgreSQL refuses a NUL in a query: no job can have one.)
             raise self.model.DoesNotExist(f"{task_id!r} is not a task id.")
         for candidate in dict.fromkeys([task_id, normalize_task_id(task_id)]):
             job = self.filter(task_id=candidate).first()

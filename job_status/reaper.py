@@ -4,9 +4,10 @@ A worker killed whole (every process, so nothing reports the loss), a hard time
 limit on a Celery that sends no signal for it, a message rejected without a
 trace: each leaves a row ``started`` for ever. The reaper fails such rows once
 they are past their own hard time limit, or past ``JOB_STATUS_STALE_AFTER``
-when they have none. The failure is provisional: if the job does report after
-all (a slow redelivery), what really happened wins. A job whose cancel was
-requested ends ``cancelled`` instead.
+when they have none. A job whose cancel was requested ends ``cancelled``
+instead. Either end is provisional, since the reaper cannot tell a slow job
+from a lost one: if the job does report after all (it was only slow, or its
+message was redelivered), what really happened wins.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def reap(
     report = ReapReport()
     for job in find_stale(now=now, stale_after=stale_after, grace=grace):
         if job.cancel_requested:
-            transition = Transition(Status.CANCELLED, job.attempt)
+            transition = Transition(Status.CANCELLED, job.attempt, provisional=True)
             failure = None
             done = report.cancelled
         else:

@@ -459,7 +459,14 @@ def cancel_if_queued(task_id: str, note: str, at: datetime | None = None) -> boo
             finished_at=Greatest(moment, F("queued_at")),
         ):
             return Outcome.IGNORED
-        _write_timeline(task_id, Status.CANCELLED, None, when, note=note)
+        # The attempt that will now never run (a retry waiting counts as one).
+        attempt = (
+            JobStatus.objects.using(status_db())
+            .filter(task_id=task_id)
+            .values_list("attempts", flat=True)
+            .first()
+        )
+        _write_timeline(task_id, Status.CANCELLED, attempt, when, note=note)
         return Outcome.UPDATED
 
     return guarded_write(task_id, "cancelled", write) is Outcome.UPDATED

@@ -71,7 +71,8 @@ def parse_statuses(value: str | Status | Iterable[str | Status]) -> list[Status]
 @dataclass(frozen=True)
 class State:
     """What a row says now: its status, the attempt it belongs to, and whether
-    a final ``failed`` is only provisional (written because the worker was lost)."""
+    its final status is only provisional (presumed because the worker was lost,
+    or by the reaper)."""
 
     status: Status
     attempt: int

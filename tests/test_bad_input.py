@@ -64,6 +64,7 @@ def test_nul_characters_in_failures_are_stored_escaped():
         ({"job_alias": "a" * 256}, "at most 255"),
         ({"task_id": "t" * 256}, "at most 255"),
         ({"task_id": ""}, "non-empty"),
+        ({"task_id": "a\x00b"}, "NUL"),
     ],
 )
 def test_alias_and_task_id_that_cannot_be_stored_are_refused(options, problem):

@@ -21,7 +21,19 @@ def test_cancel_a_queued_job_at_once():
     assert (job.status, job.started_at) == ("cancelled", None)
     assert job.cancel_requested_at is not None
     assert job.finished_at is not None
-    assert [t.event for t in job.timeline.all()] == ["queued", "cancelled"]
+    assert [(t.event, t.attempt) for t in job.timeline.all()] == [
+        ("queued", 1),
+        ("cancelled", 1),
+    ]
+
+
+def test_cancel_during_a_retry_wait_names_the_attempt_that_never_runs():
+    job = make_job("queued")
+    JobStatus.objects.filter(pk=job.pk).update(attempts=3)
+
+    assert job.cancel() is True
+
+    assert job.timeline.get(event="cancelled").attempt == 3
 
 
 def test_cancel_a_finished_job_changes_nothing():

@@ -59,6 +59,18 @@ def test_unregistered_task_name_ends_failed(track_all_worker):
     assert "no task registered" in job.timeline.last().note
 
 
+def test_unregistered_task_recorded_by_the_worker_alone_keeps_its_arguments(track_all_worker):
+    """The publisher tracks nothing here: the worker builds the row from the message
+    alone, arguments included (a retry() with none would be another call)."""
+    result = app.send_task(
+        "tests.testapp.tasks.old_name", args=(1, 2), kwargs={"k": 3}, queue="track-all"
+    )
+
+    job = wait_for_finish(result.id)
+    assert (job.status, job.exception_type) == ("failed", "celery.exceptions.NotRegistered")
+    assert job.arguments == {"args": [1, 2], "kwargs": {"k": 3}}
+
+
 def test_job_cancelled_before_start_never_runs_even_if_the_revoke_is_lost(doomed_worker):
     result = tasks.reporting.apply_async(
         kwargs={"steps": 1, "pause": 0}, queue="doomed", countdown=2

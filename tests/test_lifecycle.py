@@ -2,6 +2,7 @@
 retries, unicode, exceptions that cannot be rebuilt (cases L1-L3, L5, L6, L9, L12)."""
 
 import time
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -150,9 +151,28 @@ def test_task_ids_in_other_spellings_are_normalised(worker, spelling):
     assert JobStatus.objects.get_by_task_id(spelling(result.id)).task_id == result.id
 
 
+@pytest.mark.parametrize("spelling", [str.upper, lambda task_id: task_id.replace("-", "")])
+def test_a_task_id_dispatched_in_another_spelling_is_normalised(worker, spelling):
+    """L3: given in upper case or without dashes, the id is dispatched and stored
+    in its canonical form, so every spelling finds the job."""
+    canonical = str(uuid.uuid4())
+
+    result = tasks.add.apply_async((1, 2), queue="nobody-listens", task_id=spelling(canonical))
+    handle = tasks.add.apply_async_on_commit(
+        (1, 2), queue="nobody-listens", task_id=spelling(str(uuid.UUID(canonical[:-4] + "0000")))
+    )
+
+    assert result.id == canonical
+    assert handle.id == canonical[:-4] + "0000"
+    for lookup in (canonical, canonical.upper(), canonical.replace("-", "")):
+        assert JobStatus.objects.get_by_task_id(lookup).task_id == canonical
+
+
 def test_unknown_task_ids_get_a_clear_error(worker):
     with pytest.raises(JobStatus.DoesNotExist, match="No job with task id 'no-such-id'"):
         JobStatus.objects.get_by_task_id("no-such-id")
+    with pytest.raises(JobStatus.DoesNotExist, match="is not a task id"):
+        JobStatus.objects.get_by_task_id("ab\x00c")
 
 
 def test_retries_that_end_well(worker):

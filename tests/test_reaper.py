@@ -93,6 +93,26 @@ def test_a_real_outcome_replaces_the_provisional_failure():
 
 
 @pytest.mark.django_db
+def test_a_reaped_cancel_is_provisional_too_and_a_real_outcome_replaces_it():
+    """The reaper cannot tell a lost job from one that ignored its cancel and
+    went on: if the job reports its end after all, that is what happened."""
+    from job_status.recording import record
+    from job_status.statuses import Status, Transition
+
+    job = make_job("started")
+    JobStatus.objects.filter(pk=job.pk).update(cancel_requested_at=job.started_at)
+
+    report = reap(now=job.started_at + timedelta(hours=2))
+    job.refresh_from_db()
+    assert report.cancelled == [job.task_id]
+    assert (job.status, job.status_is_provisional) == ("cancelled", True)
+
+    record(job.task_id, Transition(Status.SUCCEEDED, 1))
+    job.refresh_from_db()
+    assert (job.status, job.status_is_provisional) == ("succeeded", False)
+
+
+@pytest.mark.django_db
 def test_the_command_with_dry_run_changes_nothing():
     job = make_job("started")
     JobStatus.objects.filter(pk=job.pk).update(started_at=job.started_at - timedelta(hours=2))

@@ -117,7 +117,7 @@ def test_event_without_row_or_info_is_not_recorded(caplog):
 STATES = [
     State(status, attempt, provisional)
     for status, attempt, provisional in itertools.product(Status, (1, 2), (False, True))
-    if not provisional or status is Status.FAILED
+    if not provisional or status in (Status.FAILED, Status.CANCELLED)
 ]
 TRANSITIONS = [
     Transition(status, attempt) for status, attempt in itertools.product(Status, (1, 2, None))

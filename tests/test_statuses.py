@@ -51,6 +51,10 @@ Q, S, OK, KO, CA = (
         (State(KO, 1, provisional=True), Transition(S, 1), True),
         (State(KO, 1, provisional=True), Transition(OK, 1), True),
         (State(KO, 1, provisional=True), Transition(Q, 1), False),
+        # So does a cancel the reaper presumed.
+        (State(CA, 1, provisional=True), Transition(OK, 1), True),
+        (State(CA, 1, provisional=True), Transition(KO, 1), True),
+        (State(CA, 1, provisional=True), Transition(Q, 1), False),
         # An event of unknown attempt applies to the row's current attempt.
         (State(S, 3), Transition(KO, None), True),
         (State(OK, 3), Transition(KO, None), False),

@@ -43,7 +43,9 @@ class JobStatus(LaravelModelAliases, models.Model):
     )
     status_is_provisional = models.BooleanField(
         default=False,
-        help_text=_("A failure presumed from a lost worker, which a real outcome may replace."),
+        help_text=_(
+            "An end presumed from a lost worker or by the reaper, which a real outcome may replace."
+        ),
     )
     queued_at = models.DateTimeField(_("queued at"))
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)

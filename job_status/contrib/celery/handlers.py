@@ -277,6 +277,21 @@ def on_revoked(
     )
 
 
+def _message_arguments(message: Any) -> tuple[Any, Any]:
+    """The call's arguments, if the message's body can be read (protocol 2:
+    ``[args, kwargs, embed]``); ``(None, None)`` if not, e.g. for a message
+    rejected because it could not be decoded."""
+    try:
+        body = message.decode()
+    except Exception:  # whatever the body holds, the job must still be recorded
+        return None, None
+    if isinstance(body, (list, tuple)) and len(body) >= 2:
+        args, kwargs = body[0], body[1]
+        if isinstance(args, (list, tuple)) and isinstance(kwargs, dict):
+            return args, kwargs
+    return None, None
+
+
 def _fail_from_message(message: Any, note: str, failure: Failure) -> None:
     """Fail a job that never reached a task: what is known comes from the message alone."""
     headers = getattr(message, "headers", None) or {}
@@ -285,12 +300,13 @@ def _fail_from_message(message: Any, note: str, failure: Failure) -> None:
     if not task_id or not is_tracked(name, found.tracked):
         return
     close_old_connections()
+    args, kwargs = _message_arguments(message)
     info = job_info(
         name,
         None,
         found,
-        args=None,
-        kwargs=None,
+        args=args,
+        kwargs=kwargs,
         queue=(getattr(message, "delivery_info", None) or {}).get("routing_key") or "",
         canvas=headers,
     )

@@ -25,8 +25,9 @@ def is_tracked(name: str, marked: bool, task: Any = None) -> bool:
 
 
 def stored_arguments(args: Any, kwargs: Any) -> dict[str, Any] | None:
-    """The call's arguments as JSON for a later ``retry()``, or ``None`` if not kept."""
-    if not app_settings.STORE_ARGUMENTS:
+    """The call's arguments as JSON for a later ``retry()``, or ``None`` if not kept
+    or not known (both ``None``: a retry with no arguments would be a different call)."""
+    if not app_settings.STORE_ARGUMENTS or (args is None and kwargs is None):
         return None
     arguments = {"args": list(args or ()), "kwargs": dict(kwargs or {})}
     try:

@@ -39,11 +39,19 @@ def check_alias(alias: object) -> None:
         raise ValueError(f"A job alias is at most {MAX_LENGTH} characters; got {len(alias)}.")
 
 
-def check_task_id(task_id: object) -> None:
+def check_task_id(task_id: object) -> str:
+    """The task id to dispatch with: a UUID in its canonical form (given in upper
+    case, without dashes or in braces, it would be a different string for the
+    broker and the database, and lookups would miss it), any other id as given."""
+    from job_status.control import normalize_task_id
+
     if not isinstance(task_id, str) or not task_id:
         raise TypeError(f"A task id must be a non-empty string, got {task_id!r}.")
     if len(task_id) > MAX_LENGTH:
         raise ValueError(f"A task id is at most {MAX_LENGTH} characters; got {len(task_id)}.")
+    if "\x00" in task_id:
+        raise ValueError("A task id cannot contain a NUL character.")
+    return normalize_task_id(task_id)
 
 
 if TYPE_CHECKING:
@@ -208,7 +216,7 @@ class TrackedTask(_TaskBase):
         task_id = options.pop("task_id", None)
         if task_id is None:
             task_id = uuid()
-        check_task_id(task_id)
+        task_id = check_task_id(task_id)
         using = options.pop("using", None)
         # Tags and alias are checked now, in the caller's code, not in a commit hook.
         headers = self._tracking_headers(
@@ -279,7 +287,7 @@ class TrackedTask(_TaskBase):
                 "so its status would never be recorded."
             )
         if task_id is not None:
-            check_task_id(task_id)
+            task_id = check_task_id(task_id)
         headers = self._tracking_headers(args, kwargs, job_alias, job_tags, job_public, options)
         if self.app.conf.task_always_eager:
             # Eager mode publishes nothing, so no publish signal records the
