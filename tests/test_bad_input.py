@@ -209,3 +209,73 @@ def test_reaper_durations_out_of_range_are_refused():
     with pytest.raises(CommandError, match="from more than 0 to"):
         call_command("job_status_reap", "--stale-after", "inf", stdout=StringIO())
     call_command("job_status_reap", "--grace", "0", stdout=StringIO())  # zero grace is fine
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_custom_task_id_already_recorded_is_refused_and_the_old_row_kept():
+    tasks.fail.apply_async(("first run",), task_id="report-7", queue=NOBODY)
+
+    with pytest.raises(ValueError, match="'report-7' is already the id of a recorded job"):
+        tasks.add.apply_async((1, 2), task_id="report-7", queue=NOBODY)
+    with pytest.raises(ValueError, match="already the id"):
+        tasks.add.apply_async_on_commit((1, 2), task_id="report-7", queue=NOBODY)
+
+    job = JobStatus.objects.get(task_id="report-7")
+    assert job.job == tasks.fail.name
+    assert [t.event for t in job.timeline.all()] == ["queued"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_celery_task_id_is_not_looked_up_at_dispatch():
+    """Celery's ids are UUIDs: a dispatch writes its row and reads nothing."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        tasks.add.apply_async((1, 2), task_id="0e3f3f5e-3c1a-4b6e-9a57-5f3d2b9c1d10", queue=NOBODY)
+
+    assert not [q for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [({"job_tags": {"when": object()}}, InvalidTag), ({"job_alias": 5}, TypeError)],
+)
+def test_a_chain_step_with_bad_tags_or_alias_is_refused_at_the_first_dispatch(options, error):
+    """Not when the worker dispatches the step, after the step before it ran."""
+    from celery import chain
+
+    with pytest.raises(error):
+        chain(tasks.add.s(1, 2), tasks.add.s(3).set(**options)).apply_async(queue=NOBODY)
+
+    assert not JobStatus.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_apply_takes_alias_and_tags_and_refuses_bad_ones():
+    result = tasks.add.apply((1, 2), job_alias="in-place", job_tags={"run": 3})
+
+    job = JobStatus.objects.get(task_id=result.id)
+    assert (result.get(), job.status, job.alias) == (3, "succeeded", "in-place")
+    assert {tag.key: tag.value for tag in job.tags.all()} == {"first": 1, "nightly": None, "run": 3}
+    with pytest.raises(InvalidTag):
+        tasks.add.apply((1, 2), job_tags={"when": object()})
+    assert JobStatus.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tag_canvas_checks_every_members_own_alias_and_tags_before_anything_is_sent():
+    from celery import group
+
+    from job_status.contrib.celery import tag_canvas
+
+    for bad, error in (
+        ({"job_tags": {"when": object()}}, InvalidTag),
+        ({"job_alias": 5}, TypeError),
+    ):
+        canvas = group(tasks.add.s(1, 2), tasks.add.s(3, 4).set(**bad))
+        with pytest.raises(error):
+            tag_canvas(canvas, tags={"run": 1}).apply_async(queue=NOBODY)
+
+    assert not JobStatus.objects.exists()

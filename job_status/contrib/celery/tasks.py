@@ -54,6 +54,43 @@ def check_task_id(task_id: object) -> str:
     return normalize_task_id(task_id)
 
 
+def check_task_id_unused(task_id: str) -> None:
+    """Refuse a first dispatch under a custom task id that a recorded job already has:
+    one row per task id, so the new job would be recorded on the old one's row.
+    (Celery's own ids are UUIDs, which never collide: they are not looked up.)"""
+    import uuid as uuid_module
+
+    from job_status.models import JobStatus
+
+    try:
+        uuid_module.UUID(task_id)
+    except ValueError:
+        pass
+    else:
+        return
+    if JobStatus.objects.filter(task_id=task_id).exists():
+        raise ValueError(
+            f"Task id {task_id!r} is already the id of a recorded job; a task id names one "
+            "job, so give this dispatch another one."
+        )
+
+
+def check_canvas_options(options: Mapping[str, Any]) -> None:
+    """Check the alias and tags given to the later steps of a chain (``.set(job_tags=...)``)
+    now, at the chain's first dispatch: a step dispatched by the worker with tags that
+    cannot be stored would fail the step before it, after its body ran."""
+    for step in options.get("chain") or ():
+        step_options = (step.get("options") if isinstance(step, Mapping) else None) or {}
+        if step_options.get("job_alias") is not None:
+            check_alias(step_options["job_alias"])
+        if step_options.get("job_tags") is not None:
+            normalize_tags(step_options["job_tags"])
+        if step_options.get("job_public") not in (None, True, False):
+            raise TypeError(
+                f"job_public must be True or False, got {step_options['job_public']!r}."
+            )
+
+
 if TYPE_CHECKING:
     from job_status.running import JobHandle
 
@@ -226,6 +263,7 @@ class TrackedTask(_TaskBase):
             options.pop("job_tags", None),
             options.pop("job_public", None),
             options,
+            task_id=task_id,
         )
         transaction.on_commit(
             partial(self.apply_async, args, kwargs, task_id=task_id, headers=headers, **options),
@@ -241,8 +279,10 @@ class TrackedTask(_TaskBase):
         job_tags: TagsInput,
         job_public: bool | None,
         options: dict[str, Any],
+        task_id: str | None = None,
     ) -> dict[str, Any]:
-        """The message headers with ours added, validating alias and tags on a first dispatch."""
+        """The message headers with ours added, validating alias, tags (also those of a
+        chain's later steps) and a custom task id on a first dispatch."""
         headers = dict(options.pop("headers", None) or {})
         if headers.get(tracking.TRACKED):
             return headers  # a resend: alias, tags and queued time must not move
@@ -257,6 +297,10 @@ class TrackedTask(_TaskBase):
         public = self.job_public if job_public is None else job_public
         if not isinstance(public, bool):
             raise TypeError(f"job_public must be True or False, got {public!r}.")
+        check_canvas_options(options)
+        if task_id is not None and not options.get("replaced_task_nesting"):
+            # (Task.replace() hands its own id to the task that replaces it.)
+            check_task_id_unused(task_id)
         headers.update(
             tracking.TrackingHeaders(
                 tracked=True,
@@ -288,7 +332,9 @@ class TrackedTask(_TaskBase):
             )
         if task_id is not None:
             task_id = check_task_id(task_id)
-        headers = self._tracking_headers(args, kwargs, job_alias, job_tags, job_public, options)
+        headers = self._tracking_headers(
+            args, kwargs, job_alias, job_tags, job_public, options, task_id=task_id
+        )
         if self.app.conf.task_always_eager:
             # Eager mode publishes nothing, so no publish signal records the
             # queued row: do it here, before the job runs. (Imported here:
@@ -308,6 +354,26 @@ class TrackedTask(_TaskBase):
             )
             record_dispatch(task_id, Transition(Status.QUEUED, 1), info)
         return super().apply_async(args, kwargs, task_id, *positional, headers=headers, **options)
+
+    def apply(
+        self,
+        args: Any = None,
+        kwargs: Any = None,
+        *positional: Any,
+        job_alias: str | None = None,
+        job_tags: TagsInput = None,
+        job_public: bool | None = None,
+        **options: Any,
+    ) -> Any:
+        """Celery's ``apply()`` (the job runs here and now, and is recorded), with
+        ``job_alias=``, ``job_tags=`` and ``job_public=`` as for :meth:`apply_async`."""
+        task_id = options.get("task_id")
+        if task_id is not None:
+            options["task_id"] = task_id = check_task_id(task_id)
+        options["headers"] = self._tracking_headers(
+            args, kwargs, job_alias, job_tags, job_public, options, task_id=task_id
+        )
+        return super().apply(args, kwargs, *positional, **options)
 
 
 def _tracked_run(run: Any) -> Any:
@@ -402,6 +468,8 @@ def tag_canvas(signature: Any, *, alias: str | None = None, tags: TagsInput = No
         options = member.options
         if alias is not None:
             options.setdefault("job_alias", alias)
+        if options.get("job_alias") is not None:
+            check_alias(options["job_alias"])
         options["job_tags"] = {**extra, **normalize_tags(options.get("job_tags"))}
     return signature
 
