@@ -41,6 +41,13 @@ def cancel(job: JobStatus, *, terminate: bool = False) -> bool:
     """
     from job_status.models import JobStatus
 
+    if job._state.adding:
+        # retry() inside a transaction returns the record its new job will have.
+        raise JobStatus.DoesNotExist(
+            f"Job {job.task_id} is not recorded yet: it was dispatched inside a transaction "
+            "that has not committed. Cancel it once the transaction commits "
+            "(transaction.on_commit)."
+        )
     now = timezone.now()
     JobStatus.objects.filter(
         task_id=job.task_id, cancel_requested_at=None, status__in=NOT_FINISHED

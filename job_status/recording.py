@@ -176,7 +176,9 @@ def _update_fields(event: _Event) -> dict[str, Any]:
     else:
         fields["finished_at"] = Greatest(moment, Coalesce(F("started_at"), F("queued_at")))
     if transition.status is Status.SUCCEEDED:
+        # Done is all of it, in counts too (there are none if it reported a percentage).
         fields["progress"] = 100.0
+        fields["progress_current"] = F("progress_total")
     return fields
 
 

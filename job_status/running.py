@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -77,11 +78,15 @@ class JobHandle:
                     raise TypeError(f"Progress counts are integers, got {count!r}.")
                 if abs(count) >= 2**63:
                     raise ValueError(f"Progress count {count} is too large to store.")
-            if total <= 0 or current < 0:
-                raise ValueError(f"Progress {current}/{total} is not a valid fraction.")
-            percent = min(100.0, 100.0 * current / total)
+            if total <= 0 or current < 0 or current > total:
+                raise ValueError(
+                    f"Progress {current}/{total} is not a valid fraction (0 <= current <= total)."
+                )
+            percent = 100.0 * current / total
         elif current is not None or total is not None:
             raise TypeError("set_progress() takes a percentage or current=/total=, not both.")
+        elif isinstance(percent, bool) or not isinstance(percent, numbers.Real):
+            raise TypeError(f"Progress is a number from 0 to 100, got {percent!r}.")
         percent = float(percent)
         if not 0.0 <= percent <= 100.0:  # also refuses NaN
             raise ValueError(f"Progress must be between 0 and 100, got {percent!r}.")

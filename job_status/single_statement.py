@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
 from django.db.models.sql import InsertQuery, UpdateQuery
@@ -124,7 +125,10 @@ def update_job(
     """Update ``rows`` (one job's row, filtered by what may be replaced) with
     ``fields`` and, if that changed the row, add ``entry`` to its timeline;
     ``True`` if it did."""
-    update_sql, update_params = _update(rows, fields, connection)
+    try:
+        update_sql, update_params = _update(rows, fields, connection)
+    except EmptyResultSet:
+        return False  # the filter can match no row (``QuerySet.update()`` says 0 too)
     if not update_sql:
         return False
     insert_sql, insert_params = _insert_from([entry], "updated", connection)

@@ -78,6 +78,23 @@ def test_arguments_are_stored_at_dispatch_and_retry_links_the_new_record():
     assert again.alias == job.alias
 
 
+def test_cancel_of_a_retry_not_yet_committed_says_so_and_works_after_the_commit():
+    from django.db import transaction
+
+    result = tasks.add.apply_async((1, 2), queue=NOBODY)
+    job = JobStatus.objects.get(task_id=result.id)
+    job.cancel()
+
+    with transaction.atomic():
+        again = job.retry()
+        with pytest.raises(JobStatus.DoesNotExist, match="not recorded yet.*on_commit"):
+            again.cancel()
+
+    again = JobStatus.objects.get(task_id=again.task_id)
+    assert again.cancel() is True
+    assert again.status == "cancelled"
+
+
 def test_signals_are_refused_when_nobody_will_handle_them():
     job = make_job("succeeded")
     with pytest.raises(ValueError, match="has finished"):

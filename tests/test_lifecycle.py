@@ -113,6 +113,19 @@ def test_revoke_with_terminate_ends_cancelled(worker):
     assert JobStatus.objects.filter(task_id=result.id).count_running() == 0
 
 
+def test_cancel_with_terminate_stops_a_job_that_never_checks(worker):
+    """``job.cancel(terminate=True)``: the worker kills the job's process; cancelled."""
+    result = tasks.sleep.delay(20)
+    job = started(result)
+
+    assert job.cancel(terminate=True) is False  # still running when it returns
+    job = wait_for_finish(result.id, timeout=15)
+
+    assert job.status == "cancelled"
+    assert job.cancel_requested_at is not None
+    assert (job.finished_at - job.started_at).total_seconds() < 15
+
+
 def test_cancel_a_job_waiting_for_its_countdown(worker):
     """L3: cancelled at once through the app; never started; found by tag and status."""
     result = tasks.add.apply_async((1, 2), countdown=10, job_alias="sum", job_tags=["nightly"])

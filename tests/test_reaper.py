@@ -80,6 +80,19 @@ def test_a_job_past_its_own_time_limit_is_failed_at_that_limit():
 
 
 @pytest.mark.django_db
+def test_the_settings_give_the_defaults(settings):
+    settings.JOB_STATUS_STALE_AFTER = 60.0
+    settings.JOB_STATUS_REAP_GRACE = 5.0
+    no_limit, limited = make_job("started"), make_job("started")
+    JobStatus.objects.filter(pk=limited.pk).update(time_limit=1.0)
+    start = no_limit.started_at
+
+    assert len(reap(now=start + timedelta(seconds=5))) == 0  # limit 1 s + grace 5 s
+    assert reap(now=start + timedelta(seconds=30)).failed == [limited.task_id]
+    assert reap(now=start + timedelta(seconds=90)).failed == [no_limit.task_id]
+
+
+@pytest.mark.django_db
 def test_a_real_outcome_replaces_the_provisional_failure():
     from job_status.recording import record
     from job_status.statuses import Status, Transition

@@ -11,12 +11,18 @@ from job_status.recording import Failure, JobInfo, Outcome, record
 from job_status.statuses import State, Status, Transition, may_replace
 
 
-@pytest.fixture(autouse=True, params=["in_a_transaction", "autocommit"])
+@pytest.fixture(
+    autouse=True,
+    params=[
+        pytest.param("in_a_transaction", marks=pytest.mark.django_db),
+        pytest.param("autocommit", marks=pytest.mark.django_db(transaction=True)),
+    ],
+)
 def database(request):
     """Every case twice: inside the test's transaction, where writes take the
     ORM's path, and in autocommit, as on a worker, where PostgreSQL takes
     single statements (``job_status.single_statement``)."""
-    request.getfixturevalue("db" if request.param == "in_a_transaction" else "transactional_db")
+    return request.param
 
 
 INFO = JobInfo(job="app.tasks.export", alias="export", tags={"election": 5, "nightly": None})
@@ -156,3 +162,15 @@ def test_a_dispatch_the_worker_overtook_is_still_in_the_timeline(
         ("queued", T0),
         ("started", T0 + timedelta(seconds=1)),
     ]
+
+
+def test_success_completes_the_progress_in_counts_too():
+    prerun("task-1")
+    JobStatus.objects.filter(task_id="task-1").update(
+        progress=90.0, progress_current=9, progress_total=10
+    )
+
+    success("task-1")
+
+    job = JobStatus.objects.get(task_id="task-1")
+    assert (job.progress, job.progress_current, job.progress_total) == (100.0, 10, 10)
