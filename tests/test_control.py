@@ -87,7 +87,7 @@ def test_cancel_of_a_retry_not_yet_committed_says_so_and_works_after_the_commit(
 
     with transaction.atomic():
         again = job.retry()
-        with pytest.raises(JobStatus.DoesNotExist, match="not recorded yet.*on_commit"):
+        with pytest.raises(JobStatus.DoesNotExist, match=r"not recorded yet.*on_commit"):
             again.cancel()
 
     again = JobStatus.objects.get(task_id=again.task_id)
