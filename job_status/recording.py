@@ -264,15 +264,7 @@ def _timeline_entry(
     )
 
 
-def _write_timeline(
-    task_id: str,
-    event: str,
-    attempt: int | None,
-    at: datetime,
-    failure: Failure | None = None,
-    note: str = "",
-) -> None:
-    entry = _timeline_entry(task_id, event, attempt, at, failure, note)
+def _write_timeline(entry: JobTransition) -> None:
     entry.save(force_insert=True, using=status_db())
 
 
@@ -323,14 +315,7 @@ def _apply(task_id: str, event: _Event) -> Outcome:
         try:
             with transaction.atomic(using=using):
                 _create(task_id, event, event.info, savepoint=False)
-                _write_timeline(
-                    task_id,
-                    transition.status,
-                    transition.attempt,
-                    event.at,
-                    event.failure,
-                    event.note,
-                )
+                _write_timeline(_event_entry(task_id, event))
             return Outcome.CREATED
         except IntegrityError:
             pass
@@ -344,14 +329,7 @@ def _apply_in_transaction(task_id: str, event: _Event) -> Outcome:
     if outcome in (Outcome.CREATED, Outcome.UPDATED) or (
         outcome is Outcome.IGNORED and event.always_in_timeline
     ):
-        _write_timeline(
-            task_id,
-            event.transition.status,
-            event.transition.attempt,
-            event.at,
-            event.failure,
-            event.note,
-        )
+        _write_timeline(_event_entry(task_id, event))
     return outcome
 
 
@@ -442,7 +420,7 @@ def record_retrying(
     def write() -> Outcome:
         if not JobStatus.objects.using(status_db()).filter(task_id=task_id).exists():
             return Outcome.IGNORED
-        _write_timeline(task_id, JobTransition.RETRYING, attempt, when, failure)
+        _write_timeline(_timeline_entry(task_id, JobTransition.RETRYING, attempt, when, failure))
         return Outcome.UPDATED
 
     guarded_write(task_id, JobTransition.RETRYING, write)
@@ -468,7 +446,7 @@ def cancel_if_queued(task_id: str, note: str, at: datetime | None = None) -> boo
             .values_list("attempts", flat=True)
             .first()
         )
-        _write_timeline(task_id, Status.CANCELLED, attempt, when, note=note)
+        _write_timeline(_timeline_entry(task_id, Status.CANCELLED, attempt, when, note=note))
         return Outcome.UPDATED
 
     return guarded_write(task_id, "cancelled", write) is Outcome.UPDATED
