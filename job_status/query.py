@@ -19,6 +19,7 @@ from job_status.statuses import (
     parse_statuses,
 )
 from job_status.tags import BOOLEAN, LABEL, STRING, store_value
+from job_status.text import unstorable_reason
 
 if TYPE_CHECKING:
     from job_status.collection import JobStatusCollection
@@ -104,13 +105,20 @@ class JobStatusQuerySet(LaravelQuerySetAliases, models.QuerySet["JobStatus"]):
 
     def for_job(self, job: str | _HasName) -> JobStatusQuerySet:
         """Jobs of one task, given as the task object or its dotted name."""
-        return self.filter(job=job_name(job))
+        return self._matching_text("job", job_name(job))
 
     def for_job_alias(self, alias: str) -> JobStatusQuerySet:
         """Jobs dispatched with this alias."""
         if not isinstance(alias, str):
             raise TypeError(f"for_job_alias() takes the alias as a string, got {alias!r}.")
-        return self.filter(alias=alias)
+        return self._matching_text("alias", alias)
+
+    def _matching_text(self, field: str, value: str) -> JobStatusQuerySet:
+        # No row holds text that cannot be stored (and PostgreSQL refuses a NUL
+        # even in a query): such a value matches nothing, on every database.
+        if isinstance(value, str) and unstorable_reason(value):
+            return self.none()
+        return self.filter(**{field: value})
 
     def where_tag(
         self, key: str, operator_or_value: Any = _MISSING, value: Any = _MISSING
@@ -201,7 +209,7 @@ class JobStatusQuerySet(LaravelQuerySetAliases, models.QuerySet["JobStatus"]):
 
     def for_batch(self, group_id: str) -> JobStatusQuerySet:
         """The members of a group or chord, by its group id."""
-        return self.filter(group_id=group_id)
+        return self._matching_text("group_id", group_id)
 
     # -- results -------------------------------------------------------------
 
@@ -210,8 +218,8 @@ class JobStatusQuerySet(LaravelQuerySetAliases, models.QuerySet["JobStatus"]):
         dashes. Raises ``JobStatus.DoesNotExist`` naming the id if there is none."""
         from job_status.control import normalize_task_id
 
-        if not isinstance(task_id, str) or not task_id.strip() or "\x00" in task_id:
-            # (PostgreSQL refuses a NUL in a query: no job can have one.)
+        if not isinstance(task_id, str) or not task_id.strip() or unstorable_reason(task_id):
+            # (PostgreSQL refuses a NUL even in a query: no job can have one.)
             raise self.model.DoesNotExist(f"{task_id!r} is not a task id.")
         for candidate in dict.fromkeys([task_id, normalize_task_id(task_id)]):
             job = self.filter(task_id=candidate).first()

@@ -39,6 +39,7 @@ from job_status.conf import app_settings
 from job_status.models import JobStatus, JobTag, JobTransition
 from job_status.statuses import FINISHED, Status, Transition, same_attempt_replaceable
 from job_status.tags import TagValue, store_value
+from job_status.text import storable_text, unstorable_reason
 
 logger = logging.getLogger("job_status")
 
@@ -58,17 +59,13 @@ def status_db() -> str:
 
 def check_storable_json(value: Any) -> None:
     """Raise ``ValueError`` (or ``TypeError``) unless every database can store ``value``
-    in a JSON column: no NaN or infinities, no NUL characters, only JSON types."""
-    encoded = DjangoJSONEncoder(allow_nan=False).encode(value)
-    if "\\u0000" in encoded:
-        raise ValueError("it contains a NUL character, which PostgreSQL cannot store")
-
-
-def storable_text(text: str, max_length: int | None = None) -> str:
-    """``text`` as every database can store it: no NUL characters (PostgreSQL refuses
-    them), and cut to ``max_length`` where the column has one."""
-    text = text.replace("\x00", "\\x00")
-    return text[:max_length] if max_length else text
+    in a JSON column: no NaN or infinities, no NUL characters or lone surrogates,
+    only JSON types."""
+    encoded = DjangoJSONEncoder(allow_nan=False, ensure_ascii=False).encode(value)
+    # json escapes control characters even with ensure_ascii off: NUL is "\\u0000".
+    reason = unstorable_reason(encoded.replace("\\u0000", "\x00"))
+    if reason:
+        raise ValueError(reason.replace("it has", "it contains", 1))
 
 
 @dataclass(frozen=True)
@@ -361,7 +358,7 @@ def _apply_to_row(task_id: str, event: _Event) -> Outcome:
 def guarded_write(task_id: str, what: str, write: Callable[[], Outcome]) -> Outcome:
     """Run ``write``; on a connection error retry once on a fresh connection, then log.
 
-    Never raises a database error: tracking must not break the job.
+    Never raises: tracking must not break the job.
     """
     using = status_db()
     for last_try in (False, True):
@@ -375,6 +372,11 @@ def guarded_write(task_id: str, what: str, write: Callable[[], Outcome]) -> Outc
                 return Outcome.FAILED
             connection.close()
         except DatabaseError:
+            logger.exception("job_status: could not record %s for task %s", what, task_id)
+            return Outcome.FAILED
+        except Exception:
+            # Not the database's doing (a value no write could take, a bug of
+            # ours): logged all the same, and the job goes on.
             logger.exception("job_status: could not record %s for task %s", what, task_id)
             return Outcome.FAILED
     raise AssertionError("unreachable")  # pragma: no cover

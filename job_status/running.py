@@ -24,8 +24,9 @@ from django.utils import timezone
 
 from job_status.conf import app_settings
 from job_status.models import JobMessage, JobSignal, JobStatus
-from job_status.recording import Outcome, guarded_write, status_db, storable_text
+from job_status.recording import Outcome, guarded_write, status_db
 from job_status.statuses import NOT_FINISHED
+from job_status.text import storable_text
 
 logger = logging.getLogger("job_status")
 

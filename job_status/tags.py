@@ -12,6 +12,8 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from job_status.text import unstorable_reason
+
 TagValue = str | int | float | bool | None
 """A tag's value; ``None`` makes the tag a bare label."""
 
@@ -54,8 +56,9 @@ LABEL, STRING, NUMBER, BOOLEAN = "label", "string", "number", "boolean"
 def _check_key(key: object) -> str:
     if not isinstance(key, str) or not key:
         raise InvalidTag(f"Tag keys must be non-empty strings, got {key!r}.")
-    if "\x00" in key:
-        raise InvalidTag(f"Tag key {key!r} has a NUL character, which PostgreSQL cannot store.")
+    reason = unstorable_reason(key)
+    if reason:
+        raise InvalidTag(f"Tag key {key!r} cannot be stored: {reason}.")
     if len(key) > MAX_KEY_LENGTH:
         raise InvalidTag(f"Tag key {key[:20]!r}... is longer than {MAX_KEY_LENGTH} characters.")
     return key
@@ -78,8 +81,11 @@ def store_value(key: str, value: object) -> StoredTag:
             )
         return StoredTag(key, NUMBER, number_value=float(value))
     if isinstance(value, str):
-        if "\x00" in value:
-            raise InvalidTag(f"Tag {key!r} has a NUL character, which PostgreSQL cannot store.")
+        reason = unstorable_reason(value)
+        if reason:
+            raise InvalidTag(
+                f"Tag {key!r} has the value {value!r}, which cannot be stored: {reason}."
+            )
         if len(value) > MAX_STRING_LENGTH:
             raise InvalidTag(
                 f"Tag {key!r} has a string value longer than {MAX_STRING_LENGTH} characters."

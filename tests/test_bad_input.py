@@ -279,3 +279,51 @@ def test_tag_canvas_checks_every_members_own_alias_and_tags_before_anything_is_s
             tag_canvas(canvas, tags={"run": 1}).apply_async(queue=NOBODY)
 
     assert not JobStatus.objects.exists()
+
+
+# Text that is not valid Unicode: a lone surrogate, as os.listdir() and sys.argv
+# decode bytes that are not UTF-8.
+SURROGATE = tasks.UNDECODABLE_NAME
+
+
+@pytest.mark.worker
+def test_a_lone_surrogate_in_messages_and_the_failure_is_stored_escaped(worker):
+    job = wait_for_finish(tasks.fail_on_undecodable_name.delay().id)
+
+    assert (job.status, job.exception_type) == ("failed", "builtins.ValueError")
+    assert job.exception_message == "cannot read caf\\udce9.csv"
+    assert [m.text for m in job.get_messages()] == ["reading caf\\udce9.csv", "still here"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"job_tags": {"file": SURROGATE}}, {"job_tags": {SURROGATE: 1}}, {"job_alias": SURROGATE}],
+)
+def test_a_lone_surrogate_in_tags_or_alias_is_refused_at_dispatch(options):
+    with pytest.raises(ValueError, match="lone surrogate"):
+        tasks.add.apply_async((1, 2), queue=NOBODY, **options)
+
+
+def test_a_lone_surrogate_in_a_computed_tag_is_refused_at_dispatch():
+    with pytest.raises(InvalidTag, match="lone surrogate"):
+        tasks.add.apply_async((SURROGATE, 2), queue=NOBODY)  # add's tags hold its first argument
+
+
+def test_a_lone_surrogate_in_a_tag_query_is_refused_when_the_query_is_built():
+    with pytest.raises(InvalidTag, match="lone surrogate"):
+        JobStatus.objects.where_tag("file", SURROGATE)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", ["a\x00b", SURROGATE])
+def test_filters_on_text_no_row_can_hold_match_nothing(text):
+    make_job("queued", alias="a", job="a")
+
+    for query in (
+        JobStatus.objects.for_job_alias(text),
+        JobStatus.objects.for_job(text),
+        JobStatus.objects.for_batch(text),
+    ):
+        assert query.count() == 0
+    with pytest.raises(JobStatus.DoesNotExist, match="is not a task id"):
+        JobStatus.objects.get_by_task_id(text)

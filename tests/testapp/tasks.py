@@ -218,3 +218,14 @@ def dispatch_child():
 @tracked_task(public=True)
 def public_add(a, b):
     return a + b
+
+
+# A file name as os.listdir() gives it when its bytes are not UTF-8.
+UNDECODABLE_NAME = b"caf\xe9.csv".decode("utf-8", "surrogateescape")
+
+
+@tracked_task(bind=True)
+def fail_on_undecodable_name(self):
+    self.job.info(f"reading {UNDECODABLE_NAME}")
+    self.job.info("still here")
+    raise ValueError(f"cannot read {UNDECODABLE_NAME}")

@@ -22,6 +22,7 @@ from job_status.contrib.celery import headers as tracking
 from job_status.dispatcher import current_dispatcher_id
 from job_status.statuses import Status, Transition
 from job_status.tags import TagsInput, TagValue, normalize_tags
+from job_status.text import unstorable_reason
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -37,6 +38,9 @@ def check_alias(alias: object) -> None:
         raise TypeError(f"A job alias must be a string, got {alias!r}.")
     if len(alias) > MAX_LENGTH:
         raise ValueError(f"A job alias is at most {MAX_LENGTH} characters; got {len(alias)}.")
+    reason = unstorable_reason(alias)
+    if reason:
+        raise ValueError(f"The job alias {alias!r} cannot be stored: {reason}.")
 
 
 def check_task_id(task_id: object) -> str:
@@ -49,8 +53,9 @@ def check_task_id(task_id: object) -> str:
         raise TypeError(f"A task id must be a non-empty string, got {task_id!r}.")
     if len(task_id) > MAX_LENGTH:
         raise ValueError(f"A task id is at most {MAX_LENGTH} characters; got {len(task_id)}.")
-    if "\x00" in task_id:
-        raise ValueError("A task id cannot contain a NUL character.")
+    reason = unstorable_reason(task_id)
+    if reason:
+        raise ValueError(f"The task id {task_id!r} cannot be stored: {reason}.")
     return normalize_task_id(task_id)
 
 
