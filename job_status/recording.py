@@ -279,7 +279,7 @@ def _apply_in_one_statement(task_id: str, event: _Event) -> Outcome | None:
     connection = connections[status_db()]
     transition = event.transition
     if transition.status is Status.QUEUED and transition.attempt == 1:
-        if event.info is None:
+        if event.info is None or len(event.info.tags) > single_statement.MAX_TAGS:
             return None
         job, tags = _new_row(task_id, event, event.info)
         # The model's signals, as ``save()`` sends them on the other path.

@@ -3,6 +3,7 @@
 together, or nothing. (``test_recording`` runs every rule through it too.)"""
 
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.db import connection
@@ -118,3 +119,20 @@ def test_creating_a_row_sends_the_models_save_signals(on_postgres):
 
     pk = JobStatus.objects.get(task_id="task-1").pk
     assert seen == [(pre_save, "task-1", None, None), (post_save, "task-1", pk, True)]
+
+
+def test_many_tags_go_in_one_statement_up_to_the_limit_then_through_the_orm(on_postgres):
+    from job_status.single_statement import MAX_TAGS
+
+    for task_id, count in [("many", MAX_TAGS), ("more", MAX_TAGS + 1)]:
+        info = JobInfo(job="app.tasks.export", tags={f"k{i}": i for i in range(count)})
+        write = partial(record, task_id, Transition(Status.QUEUED, 1), info=info)
+        outcome, sql = statements(write)
+
+        assert outcome is Outcome.CREATED
+        job = JobStatus.objects.get(task_id=task_id)
+        assert job.tags.count() == count
+        assert JobStatus.objects.where_tag(f"k{count - 1}", count - 1).get() == job
+        assert job.timeline.count() == 1
+        with_clauses = [statement for statement in sql if statement.startswith("WITH")]
+        assert len(with_clauses) == (1 if count <= MAX_TAGS else 0), count
