@@ -56,6 +56,11 @@ def find_stale(
     if stale_after is None:
         stale_after = timedelta(seconds=app_settings.STALE_AFTER)
     grace = grace if grace is not None else timedelta(seconds=app_settings.REAP_GRACE)
+    # A zero or negative age would end every running job at once.
+    if not isinstance(stale_after, timedelta) or stale_after <= timedelta(0):
+        raise ValueError(f"stale_after must be a positive timedelta, got {stale_after!r}.")
+    if not isinstance(grace, timedelta) or grace < timedelta(0):
+        raise ValueError(f"grace must be a timedelta of zero or more, got {grace!r}.")
     started = JobStatus.objects.filter(status=Status.STARTED, started_at__isnull=False)
     candidates = started.filter(
         Q(time_limit__isnull=True, started_at__lt=now - stale_after) | Q(time_limit__isnull=False)
@@ -64,9 +69,13 @@ def find_stale(
     for task_id, attempt, started_at, time_limit, cancel_requested_at in candidates.iterator():
         assert started_at is not None  # filtered above
         if time_limit is not None:
-            limit_ends = started_at + timedelta(seconds=time_limit)
-            if limit_ends + grace >= now:
-                continue  # still within its limits
+            try:
+                limit_ends = started_at + timedelta(seconds=time_limit)
+                within_limits = limit_ends + grace >= now
+            except OverflowError:
+                continue  # a limit past the end of the calendar: it never runs out
+            if within_limits:
+                continue
             reason = f"still running {time_limit:g} s after it started, past its hard time limit"
             ended_at = limit_ends
         else:

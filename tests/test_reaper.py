@@ -80,6 +80,31 @@ def test_a_job_past_its_own_time_limit_is_failed_at_that_limit():
 
 
 @pytest.mark.django_db
+def test_a_time_limit_past_the_calendar_never_runs_out_and_stops_nothing_else():
+    huge, lost = make_job("started"), make_job("started")
+    JobStatus.objects.filter(pk=huge.pk).update(time_limit=10.0**12)  # Celery accepts it
+
+    report = reap(now=lost.started_at + timedelta(hours=2), stale_after=timedelta(hours=1))
+
+    assert report.failed == [lost.task_id]
+    assert JobStatus.objects.get(pk=huge.pk).status == "started"
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        ({"stale_after": timedelta(seconds=-10)}, "stale_after must be a positive"),
+        ({"stale_after": timedelta(0)}, "stale_after must be a positive"),
+        ({"stale_after": 60}, "stale_after must be a positive timedelta"),
+        ({"grace": timedelta(seconds=-1)}, "grace must be a timedelta of zero or more"),
+    ],
+)
+def test_reap_refuses_durations_that_would_end_running_jobs(options, problem):
+    with pytest.raises(ValueError, match=problem):
+        reap(**options)
+
+
+@pytest.mark.django_db
 def test_the_settings_give_the_defaults(settings):
     settings.JOB_STATUS_STALE_AFTER = 60.0
     settings.JOB_STATUS_REAP_GRACE = 5.0
