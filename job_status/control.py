@@ -7,6 +7,7 @@ here so the model module stays about the record.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
@@ -14,6 +15,7 @@ from django.utils import timezone
 from job_status.engines import get_engine
 from job_status.recording import cancel_if_queued, check_storable_json
 from job_status.statuses import NOT_FINISHED, Status
+from job_status.text import unstorable_reason
 
 if TYPE_CHECKING:
     from job_status.models import JobStatus
@@ -98,10 +100,19 @@ def send_signal(job: JobStatus, name: str, parameters: dict[str, Any] | None = N
     """Send the custom signal ``name`` to a job; it runs its handler when it next checks."""
     from job_status.models import JobSignal
 
-    if not isinstance(name, str) or not name or len(name) > 100 or "\x00" in name:
+    if not isinstance(name, str) or not name or len(name) > 100 or unstorable_reason(name):
         raise ValueError(
-            f"A signal name must be a string of 1 to 100 characters without NUL, got {name!r}."
+            f"A signal name must be a string of 1 to 100 characters that can be stored, "
+            f"got {name!r}."
         )
+    if parameters is not None and not isinstance(parameters, Mapping):
+        raise TypeError(
+            f"The parameters of signal {name!r} must be a dict, got {type(parameters).__name__} "
+            f"({parameters!r})."
+        )
+    if parameters and not all(isinstance(key, str) for key in parameters):
+        # JSON would turn other keys into strings, and the handler would not find them.
+        raise TypeError(f"The parameters of signal {name!r} must have string keys.")
     parameters = dict(parameters or {})
     try:
         check_storable_json(parameters)  # refuse what cannot be stored, here and now

@@ -185,6 +185,23 @@ def test_signal_parameters_that_cannot_be_stored_are_refused(value):
         job.send_signal("pause", {"x": value})
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("parameters", "problem"),
+    [
+        (["by", 2], "must be a dict, got list"),
+        ("by=2", "must be a dict, got str"),
+        ({1: 2}, "string keys"),
+    ],
+)
+def test_signal_parameters_that_are_not_a_dict_of_names_are_refused(parameters, problem):
+    job = make_job("started")
+
+    with pytest.raises(TypeError, match=problem):
+        job.send_signal("bump", parameters)
+    assert not job.signals.exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_eager_retries_with_propagation_end_failed_and_say_why():
     app.conf.task_always_eager = app.conf.task_eager_propagates = True
