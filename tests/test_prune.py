@@ -1,5 +1,6 @@
 """Pruning: old finished records go, with what hangs off them; queued and started ones stay."""
 
+import re
 from datetime import timedelta
 from io import StringIO
 
@@ -297,3 +298,12 @@ def test_pruning_while_jobs_run_never_touches_them_and_they_keep_recording(worke
     assert [m.text for m in job.get_messages("info")] == [f"step {n} of 5" for n in range(1, 6)]
     assert job.progress == 100
     assert not JobStatus.objects.filter(task_id__in=[j.task_id for j in old]).exists()
+
+
+@pytest.mark.django_db
+def test_the_command_writes_a_cutoff_centuries_back_with_its_full_year():
+    out = run("--older-than", "500000", "--dry-run")  # about 1369 years
+
+    cutoff = re.search(r"finished before (\S+) ", out)
+    assert cutoff, out
+    assert re.fullmatch(r"0\d{3}-\d{2}-\d{2}", cutoff.group(1)), out

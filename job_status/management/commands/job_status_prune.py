@@ -101,9 +101,10 @@ class Command(BaseCommand):
         verb = "Would delete" if report.dry_run else "Deleted"
         by_status = ", ".join(f"{report.jobs[status]} {status}" for status in report.statuses)
         kept = " Failed jobs were kept." if options["keep_failed"] else ""
+        # isoformat pads the year to four digits (strftime's %Y does not everywhere).
+        cutoff = report.cutoff.isoformat(sep=" ", timespec="seconds")
         self.stdout.write(
-            f"{verb} {len(report)} job(s) finished before {report.cutoff:%Y-%m-%d %H:%M:%S %Z}: "
-            f"{by_status}.{kept}"
+            f"{verb} {len(report)} job(s) finished before {cutoff}: {by_status}.{kept}"
         )
         related = describe_related(report.related)
         if verbosity >= 2 and related:
