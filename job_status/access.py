@@ -12,6 +12,7 @@ A job someone may not see does not exist for them: the views answer 404.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -38,6 +39,22 @@ def visible_jobs(user: Any, jobs: JobStatusQuerySet | None = None) -> JobStatusQ
     if app_settings.ANONYMOUS_SEES_PUBLIC:
         return jobs.filter(is_public=True)
     raise PermissionDenied("Sign in to see jobs.")
+
+
+def visible_task_ids(user: Any, task_ids: Iterable[str | None]) -> set[str]:
+    """Which of ``task_ids`` name jobs ``user`` may see: one query for all of them
+    (a page of jobs costs one, not one per row), none for an operator.
+
+    A job that shows another's id (its parent, its root, the job it retries)
+    shows it only if it is in here: a job someone may not see is never hinted at."""
+    wanted = {task_id for task_id in task_ids if task_id}
+    if not wanted or sees_everything(user):
+        return wanted
+    try:
+        jobs = visible_jobs(user)
+    except PermissionDenied:
+        return set()
+    return set(jobs.filter(task_id__in=wanted).values_list("task_id", flat=True))
 
 
 def sees_everything(user: Any) -> bool:

@@ -26,6 +26,7 @@ from job_status.control import CannotRetry, normalize_task_id
 from job_status.models import JobMessage, JobStatus, JobTransition
 from job_status.serialization import with_latest_message
 from job_status.views.api import BadFilter, filter_jobs
+from job_status.views.steering import SteeringFailed, cancel_job, retry_job
 
 if TYPE_CHECKING:
     _ModelAdmin = admin.ModelAdmin[JobStatus]
@@ -111,7 +112,7 @@ class AliasFilter(TypedFilter):
 class TagFilter(TypedFilter):
     title = _("tag")
     parameter_name = "tag"
-    help_text = _('key, key=value or key>=5; 5 is a number, "5" a string')
+    help_text = _('key, key=value or key>=5; 5 is a number, "5" a string; "a<b"=5 quotes a key')
 
 
 class ReadOnlyInline(_Inline):
@@ -297,13 +298,19 @@ class JobStatusAdmin(_ModelAdmin):
         if confirmation is not None:
             return confirmation
         cancelled = stopping = finished = 0
+        failures = []
         for job in jobs:
-            if job.has_finished():
-                finished += 1
-            elif job.cancel():
-                cancelled += 1
-            else:
-                stopping += 1
+            try:
+                if job.has_finished():
+                    finished += 1
+                elif cancel_job(job):
+                    cancelled += 1
+                else:
+                    stopping += 1
+            except SteeringFailed as exc:
+                # One job's failure (the broker down) must not leave the others
+                # untouched and unreported: say where this one stands, go on.
+                failures.append(str(exc))
         report = [
             ngettext("%d job cancelled.", "%d jobs cancelled.", cancelled) % cancelled,
         ]
@@ -326,6 +333,8 @@ class JobStatusAdmin(_ModelAdmin):
                 % finished
             )
         self.message_user(request, " ".join(report), messages.SUCCESS)
+        for failure in failures:
+            self.message_user(request, failure, messages.ERROR)
         return None
 
     @admin.action(description=_("Retry the selected jobs"), permissions=["change"])
@@ -333,19 +342,31 @@ class JobStatusAdmin(_ModelAdmin):
         confirmation = self._confirmed(request, jobs, "retry_jobs", "retry")
         if confirmation is not None:
             return confirmation
-        retried, refused = [], []
+        # Each job's outcome by name: after a partial failure, the operator must
+        # know which jobs were dispatched again, so that none is retried twice.
+        dispatched: list[str] = []
+        trouble: list[tuple[int, str]] = []
         for job in jobs:
             try:
-                retried.append(job.retry())
+                retried = retry_job(job)
             except CannotRetry as exc:
-                refused.append(str(exc))
-        if retried:
+                trouble.append((messages.WARNING, str(exc)))
+            except SteeringFailed as exc:
+                trouble.append((messages.ERROR, str(exc)))
+            else:
+                dispatched.append(
+                    _("Job %(old)s dispatched again as %(new)s.")
+                    % {"old": job.task_id, "new": retried.task_id}
+                )
+        if dispatched:
             self.message_user(
                 request,
-                ngettext("%d job dispatched again.", "%d jobs dispatched again.", len(retried))
-                % len(retried),
+                ngettext("%d job dispatched again.", "%d jobs dispatched again.", len(dispatched))
+                % len(dispatched),
                 messages.SUCCESS,
             )
-        for reason in refused:
-            self.message_user(request, reason, messages.WARNING)
+        for line in dispatched:
+            self.message_user(request, line, messages.INFO)
+        for level, reason in trouble:
+            self.message_user(request, reason, level)
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -81,14 +82,36 @@ def job_summary(job: JobStatus, *, can_control: bool) -> dict[str, Any]:
     }
 
 
-def job_detail(job: JobStatus, *, can_control: bool, internals: bool) -> dict[str, Any]:
-    """A job with its messages and timeline. Tracebacks and the worker's host name
-    only with ``internals`` (for operators, not for every user who may see a job)."""
+def referenced_ids(job: JobStatus) -> dict[str, str | None]:
+    """The other jobs a job names, by field: the one it retries, its parent and root
+    (``None`` or ``""`` where it names none)."""
     return {
-        **job_summary(job, can_control=can_control),
         "retry_of": job.retry_of_id,
         "parent_id": job.parent_id,
         "root_id": job.root_id,
+    }
+
+
+def _shown_references(job: JobStatus, visible_ids: Container[str]) -> dict[str, str | None]:
+    # An id of a job the reader may not see would hint at it: null instead.
+    # The group id stays: it names a batch, not a job, and the batch filter
+    # lists only the jobs the reader may see.
+    return {
+        field: (task_id if not task_id or task_id in visible_ids else None)
+        for field, task_id in referenced_ids(job).items()
+    }
+
+
+def job_detail(
+    job: JobStatus, *, can_control: bool, internals: bool, visible_ids: Container[str]
+) -> dict[str, Any]:
+    """A job with its messages and timeline. Tracebacks and the worker's host name
+    only with ``internals`` (for operators, not for every user who may see a job).
+    ``visible_ids`` are the ids, of those :func:`referenced_ids` names, that the
+    reader may see (``access.visible_task_ids``); the others are null."""
+    return {
+        **job_summary(job, can_control=can_control),
+        **_shown_references(job, visible_ids),
         "group_id": job.group_id,
         "worker": job.worker if internals else "",
         "messages": [

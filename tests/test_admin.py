@@ -8,8 +8,10 @@ from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from kombu.exceptions import OperationalError
 
 from job_status import admin as job_admin
+from job_status.engines import get_engine
 from job_status.models import JobMessage, JobStatus
 from job_status.recording import Failure, record
 from job_status.statuses import Status, Transition
@@ -199,8 +201,9 @@ def test_retry_dispatches_again_and_reports_what_it_could_not(operator):
     report = done.content.decode()
 
     assert "1 job dispatched again." in report
+    again = JobStatus.objects.get(retry_of=failed)
+    assert f"Job {failed.task_id} dispatched again as {again.task_id}." in report
     assert "only failed or cancelled jobs can be retried" in report
-    assert JobStatus.objects.filter(retry_of=failed).count() == 1
 
 
 def test_the_actions_need_the_change_permission(viewer):
@@ -246,3 +249,50 @@ def test_an_action_refuses_more_jobs_than_its_limit(operator, monkeypatch):
 
     assert "At most 3 jobs at a time" in response.content.decode()
     assert not JobStatus.objects.filter(status="cancelled").exists()
+
+
+def refused(*args, **kwargs):
+    raise OperationalError("[Errno 111] Connection refused")
+
+
+def test_a_cancel_the_broker_refuses_is_reported_per_job_and_the_others_go_on(
+    operator, monkeypatch
+):
+    """A real broker outage cannot be staged here reliably, so the failing call
+    (the engine's revoke, for one job) is replaced."""
+    stuck, fine = make_job(task_id="stuck"), make_job(task_id="fine")
+    revoke = get_engine().revoke
+    monkeypatch.setattr(
+        get_engine(),
+        "revoke",
+        lambda task_id, **kw: refused() if task_id == "stuck" else revoke(task_id, **kw),
+    )
+
+    done = operator.post(LIST, select("cancel_jobs", stuck, fine, confirmed=True), follow=True)
+    report = [str(message) for message in done.context["messages"]]
+
+    assert "1 job cancelled." in report
+    [failure] = [line for line in report if "stuck" in line]
+    assert "Connection refused" in failure
+    assert "recorded as cancelled and will not run" in failure
+    assert JobStatus.objects.get(pk=fine.pk).status == "cancelled"
+
+
+def test_a_retry_the_broker_refuses_is_reported_per_job_and_the_others_go_on(operator, monkeypatch):
+    """A real broker outage cannot be staged here reliably, so the failing call
+    (the engine's dispatch, for one job) is replaced; the others get new ids."""
+    stuck, fine = make_job("failed", task_id="stuck"), make_job("failed", task_id="fine")
+    JobStatus.objects.update(arguments={"args": [], "kwargs": {}})
+    monkeypatch.setattr(
+        get_engine(),
+        "redispatch",
+        lambda job: refused() if job.task_id == "stuck" else f"{job.task_id}-again",
+    )
+
+    done = operator.post(LIST, select("retry_jobs", stuck, fine, confirmed=True), follow=True)
+    report = [str(message) for message in done.context["messages"]]
+
+    assert "1 job dispatched again." in report
+    assert "Job fine dispatched again as fine-again." in report
+    [failure] = [line for line in report if "stuck" in line]
+    assert "was not dispatched again (OperationalError: [Errno 111] Connection refused)" in failure

@@ -7,7 +7,9 @@ from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
+from kombu.exceptions import OperationalError
 
+from job_status.engines import get_engine
 from job_status.models import JobMessage, JobStatus
 from tests.factories import make_job
 
@@ -106,6 +108,106 @@ def test_a_uuid_is_found_in_any_spelling():
     assert response.json()["task_id"] == job.task_id
 
 
+def test_a_job_stored_under_an_upper_case_uuid_is_found_by_that_id():
+    # JOB_STATUS_TRACK_ALL_TASKS stores a custom id as it was given.
+    ann = user("ann")
+    job = make_job(task_id="0F8E4B52-1D1A-4A3E-9A57-3C1E2F1F0A11", dispatched_by=ann)
+    ann_client = client_for(ann)
+
+    assert ann_client.get(detail(job.task_id)).json()["task_id"] == job.task_id
+    assert ann_client.post(detail(job.task_id) + "cancel/").json()["cancelled"] is True
+    assert client_for(user("bob")).get(detail(job.task_id)).status_code == 404  # still hidden
+
+
+@pytest.mark.parametrize("task_id", ["a/b", "a/b/cancel", "reports/2024/retry"])
+def test_a_task_id_with_slashes_has_its_detail_cancel_and_retry(task_id, monkeypatch):
+    ann = user("ann")
+    make_job("failed", task_id=task_id, dispatched_by=ann)
+    JobStatus.objects.filter(task_id=task_id).update(arguments={"args": [], "kwargs": {}})
+    redispatched = []  # which job the engine was asked to send again (no broker needed)
+    monkeypatch.setattr(
+        get_engine(), "redispatch", lambda job: redispatched.append(job.task_id) or "new-id"
+    )
+    ann_client = client_for(ann)
+
+    assert ann_client.get(detail(task_id)).json()["task_id"] == task_id
+    cancel = ann_client.post(detail(task_id) + "cancel/")
+    assert cancel.status_code == 409  # routed to this job's cancel: it has finished
+    assert task_id in cancel.json()["error"]
+    retried = ann_client.post(detail(task_id) + "retry/")
+    assert retried.status_code == 201, retried.content
+    assert redispatched == [task_id]
+
+
+def test_a_get_on_an_action_url_is_405_unless_a_job_has_that_whole_id(ann_and_bob):
+    ann = client_for(ann_and_bob[0])
+    make_job(task_id="ann-public/retry", dispatched_by=ann_and_bob[0], public=True)
+    assert ann.get(detail("ann-private") + "cancel/").status_code == 405
+    assert ann.get(detail("ann-public") + "retry/").json()["task_id"] == "ann-public/retry"
+    bob = client_for(ann_and_bob[1])
+    make_job(task_id="ann-private/retry", dispatched_by=ann_and_bob[0])
+    assert bob.get(detail("ann-private") + "retry/").status_code == 405  # not a hint
+
+
+@pytest.fixture
+def family(ann_and_bob):
+    """ann's public job, a retry of her private one, whose parent and root are hers
+    too; and one whose parent is public."""
+    ann, bob, _ = ann_and_bob
+    child = make_job("failed", task_id="ann-public-child", dispatched_by=ann, public=True)
+    JobStatus.objects.filter(pk=child.pk).update(
+        parent_id="ann-private", root_id="ann-private", retry_of_id="ann-private", group_id="g1"
+    )
+    make_job(task_id="ann-public-grandchild", dispatched_by=ann, public=True)
+    JobStatus.objects.filter(task_id="ann-public-grandchild").update(
+        parent_id="ann-public", root_id="ann-private"
+    )
+    return ann, bob
+
+
+def references(client, task_id):
+    body = client.get(detail(task_id)).json()
+    return {name: body[name] for name in ("parent_id", "root_id", "retry_of", "group_id")}
+
+
+def test_ids_of_jobs_the_reader_may_not_see_are_null(family):
+    ann, bob = family
+    assert references(client_for(bob), "ann-public-child") == {
+        "parent_id": None,
+        "root_id": None,
+        "retry_of": None,
+        "group_id": "g1",  # a batch, not a job: its list shows bob only what he may see
+    }
+    assert references(client_for(bob), "ann-public-grandchild") == {
+        "parent_id": "ann-public",
+        "root_id": None,
+        "retry_of": None,
+        "group_id": "",
+    }
+    mine = {"parent_id": "ann-private", "root_id": "ann-private", "retry_of": "ann-private"}
+    assert references(client_for(ann), "ann-public-child") == {**mine, "group_id": "g1"}
+    auditor = client_for(user("auditor", "view_jobstatus"))
+    assert references(auditor, "ann-public-child") == {**mine, "group_id": "g1"}
+
+
+def test_the_references_cost_one_query_and_none_for_an_operator(family):
+    bob, auditor = family[1], user("auditor", "view_jobstatus")
+
+    def queries(person, **references):
+        JobStatus.objects.filter(task_id="ann-public-child").update(**references)
+        client = client_for(person)
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(detail("ann-public-child")).status_code == 200
+        return len(captured)
+
+    none = {"parent_id": "", "root_id": "", "retry_of_id": None}
+    one = {**none, "retry_of_id": "ann-private"}
+    three = {"parent_id": "ann-public", "root_id": "bob-private", "retry_of_id": "ann-private"}
+    assert queries(bob, **one) == queries(bob, **none) + 1
+    assert queries(bob, **three) == queries(bob, **none) + 1  # all of them in one
+    assert queries(auditor, **three) == queries(auditor, **none)  # sees them all
+
+
 def test_detail_has_messages_timeline_and_the_latest_message():
     ann = user("ann")
     job = make_job("failed", dispatched_by=ann)
@@ -143,6 +245,27 @@ def test_filters_by_job_alias_status_tag_and_batch():
     assert listed(auditor, '?tag=election="5"') == set()  # a string, not the number
     assert listed(auditor, "?tag=nightly") == {"i1"}
     assert listed(auditor, "?batch=none-such") == set()
+
+
+def test_a_tag_key_with_operator_characters_is_quoted_as_json():
+    auditor = client_for(user("auditor", "view_jobstatus"))
+    make_job(task_id="odd", tags={"a<b": 1, "x=y": "v", '"q"': None})
+    make_job(task_id="plain", tags={"a": "b=1"})
+
+    assert listed(auditor, '?tag="a<b"=1') == {"odd"}
+    assert listed(auditor, '?tag="a<b">=1') == {"odd"}
+    assert listed(auditor, '?tag="x=y"') == {"odd"}
+    assert listed(auditor, '?tag="x=y"!="w"') == {"odd"}
+    assert listed(auditor, '?tag="\\"q\\""') == {"odd"}
+    assert listed(auditor, "?tag=a<b=1") == set()  # unquoted: the key "a", < "b=1"
+    assert listed(auditor, '?tag="a"="b=1"') == {"plain"}
+
+
+@pytest.mark.parametrize("text", ['"a<b', '"a<b"x', '"a<b"=', '"a"~1', '"\\u0000"=1'])
+def test_a_malformed_quoted_tag_key_is_400(text):
+    response = client_for(user("ann")).get(LIST, {"tag": text})
+    assert response.status_code == 400
+    assert "tag" in response.json()["error"]
 
 
 def test_pages_say_whether_there_is_a_next_one():
@@ -281,3 +404,62 @@ def test_tracebacks_and_workers_only_for_operators():
     assert own["timeline"][-1]["exception_message"] == "boom"  # the error itself, yes
     assert operator["worker"] == "worker@host-7"
     assert operator["timeline"][-1]["traceback"] == "Traceback: secret/path.py"
+
+
+# When the broker is down
+
+
+@pytest.fixture
+def broker_down(monkeypatch):
+    """The engine's calls to the broker fail as kombu fails when it cannot connect.
+
+    A real broker outage cannot be staged here reliably (the filesystem broker
+    never refuses, and stopping a shared Redis would disturb other tests), so the
+    failing call itself is replaced."""
+
+    def refused(*args, **kwargs):
+        raise OperationalError("[Errno 111] Connection refused")
+
+    engine = get_engine()
+    monkeypatch.setattr(engine, "revoke", refused)
+    monkeypatch.setattr(engine, "redispatch", refused)
+
+
+def test_cancel_with_the_broker_down_is_503_and_says_the_job_is_cancelled(broker_down):
+    ann = user("ann")
+    job = make_job(dispatched_by=ann)
+
+    response = client_for(ann).post(detail(job.task_id) + "cancel/")
+
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert "Connection refused" in error
+    assert "recorded as cancelled and will not run" in error
+    assert response.json()["job"]["status"] == "cancelled"
+    assert JobStatus.objects.get(pk=job.pk).status == "cancelled"
+
+
+def test_cancel_of_a_running_job_with_the_broker_down_says_it_stops_at_its_check(broker_down):
+    ann = user("ann")
+    job = make_job("started", dispatched_by=ann)
+
+    response = client_for(ann).post(detail(job.task_id) + "cancel/", {"terminate": "1"})
+
+    assert response.status_code == 503
+    assert "stops at its next check, but it was not killed" in response.json()["error"]
+    assert JobStatus.objects.get(pk=job.pk).cancel_requested_at is not None
+
+
+def test_retry_with_the_broker_down_is_503_and_dispatches_nothing(broker_down):
+    ann = user("ann")
+    job = make_job("failed", dispatched_by=ann)
+    JobStatus.objects.filter(pk=job.pk).update(arguments={"args": [], "kwargs": {}})
+
+    response = client_for(ann).post(detail(job.task_id) + "retry/")
+
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/json"
+    error = response.json()["error"]
+    assert "OperationalError: [Errno 111] Connection refused" in error
+    assert "not dispatched again" in error
+    assert not JobStatus.objects.filter(retry_of=job).exists()

@@ -290,3 +290,53 @@ def test_polling_keeps_one_request_in_flight_and_backs_off(live_server, browser)
     assert seen["visible"] >= 3  # requests of 200 ms, back to back, for a second
     assert seen["hidden"] <= 2  # the one in flight, and at most one asked for before
     assert seen["failing"] <= 10  # 10, 20, 40, 80 ... ms apart, not every 10 ms
+
+
+HOLD_PAGE_ONE = """
+// Holds back the answers of page-1 list requests until released: a slow
+// request, made to measure. Records each drawing of the rows with its label.
+var realFetch = window.fetch, held = [];
+window.jobStatusTest = {released: false, drawn: [], held: function () { return held.length; }};
+window.fetch = function (url, options) {
+  var answer = realFetch(url, options);
+  if (/[?&]page=1(&|$)/.test(String(url)) && !window.jobStatusTest.released) {
+    return new Promise(function (resolve) { held.push(function () { resolve(answer); }); });
+  }
+  return answer;
+};
+window.jobStatusTest.release = function () {
+  window.jobStatusTest.released = true;
+  held.forEach(function (resolve) { resolve(); });
+};
+new MutationObserver(function () {
+  var first = document.querySelector("#job-rows tr");
+  window.jobStatusTest.drawn.push([
+    document.querySelector("#job-page").textContent,
+    first ? first.getAttribute("data-task-id") : null,
+  ]);
+}).observe(document.querySelector("#job-rows"), {childList: true});
+"""
+
+
+@override_settings(JOB_STATUS_POLL_INTERVAL=0.2)
+def test_a_late_answer_for_page_one_is_not_drawn_as_page_two(live_server, sign_in):
+    """Next clicked while page 1 is still loading: page 1's answer, when it comes,
+    is dropped, and page 2 is fetched and drawn under its label."""
+    ann = User.objects.create_user("ann")
+    for n in range(30):
+        make_job(task_id=f"row-{n:02}", dispatched_by=ann)  # page 1: row-29 .. row-05
+    browser = sign_in(ann)
+    browser.get(live_server.url + "/jobs/")
+    wait_in_browser(lambda: browser.find_elements(By.CSS_SELECTOR, "tr[data-task-id='row-29']"))
+
+    browser.execute_script(HOLD_PAGE_ONE)
+    wait_in_browser(lambda: browser.execute_script("return window.jobStatusTest.held()") >= 1)
+    click(browser, "#job-next")
+    browser.execute_script("window.jobStatusTest.release()")
+
+    wait_in_browser(lambda: browser.find_elements(By.CSS_SELECTOR, "tr[data-task-id='row-04']"))
+    time.sleep(0.5)  # a few more polls
+    drawn = browser.execute_script("return window.jobStatusTest.drawn")
+    assert text_at(browser, "#job-page") == "2"
+    assert ["2", "row-29"] not in drawn, drawn
+    assert drawn[-1] == ["2", "row-04"]

@@ -8,6 +8,8 @@ from django.contrib.auth.models import User
 from django.template import Context, Template, TemplateSyntaxError
 from django.test import Client, override_settings
 
+from tests.factories import make_job
+
 pytestmark = pytest.mark.django_db
 
 
@@ -82,3 +84,26 @@ def test_string_tags_that_look_like_other_types_stay_strings():
     sent = parse_qs(urlsplit(widget_url(html)).query)["tag"]
     read_back = {text.split("=", 1)[0]: tag_value(text.split("=", 1)[1]) for text in sent}
     assert read_back == {"flag": "false", "quoted": '"hi"', "number": "5", "word": "tenant-1"}
+
+
+def test_a_task_id_with_a_slash_gets_a_url_that_reaches_its_job():
+    # Celery task ids are any strings; the page that embeds one must not 500.
+    ann = User.objects.create_user("ann")
+    make_job(task_id="exports/2024/a b", dispatched_by=ann)
+    url = widget_url(render("{% job_progress task_id %}", task_id="exports/2024/a b"))
+    assert url == "/jobs/api/jobs/exports/2024/a%20b/"
+    client = Client()
+    client.force_login(ann)
+    assert client.get(url).json()["task_id"] == "exports/2024/a b"
+
+
+def test_tag_keys_with_operator_characters_are_sent_quoted_and_found():
+    ann = User.objects.create_user("ann")
+    make_job(task_id="odd", tags={"a<b": 1, "x=y": "v", "!": None}, dispatched_by=ann)
+    make_job(task_id="decoy", tags={"a": "b=1"}, dispatched_by=ann)
+    html = render("{% job_progress tags=tags %}", tags={"a<b": 1, "x=y": "v", "!": None})
+    url = widget_url(html)
+    assert parse_qs(urlsplit(url).query)["tag"] == ['"a<b"=1', '"x=y"=v', '"!"']
+    client = Client()
+    client.force_login(ann)
+    assert [job["task_id"] for job in client.get(url).json()["results"]] == ["odd"]

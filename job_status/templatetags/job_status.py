@@ -3,13 +3,14 @@
 ``{% job_status_assets %}`` once per page (its CSS and script), then
 ``{% job_progress task_id %}`` for one job, or
 ``{% job_progress alias="export" tags="election=5" %}`` for the newest job of a
-selection (``job=`` and ``status=`` select too; ``tags`` is one ``key=value``
-or a list of them, as the API's ``tag`` filter takes them).
+selection (``job=`` and ``status=`` select too; ``tags`` is a dict, or one
+``key=value`` or a list of them, as the API's ``tag`` filter takes them).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -24,6 +25,8 @@ from job_status.views.api import tag_value
 
 register = template.Library()
 
+_NEEDS_QUOTES = re.compile(r'^"|[=!<>]')
+
 
 def _tag_filters(tags: Any) -> list[str]:
     if not tags:
@@ -31,10 +34,20 @@ def _tag_filters(tags: Any) -> list[str]:
     if isinstance(tags, str):
         return [tags]
     if isinstance(tags, Mapping):
-        return [key if value is None else f"{key}={_literal(value)}" for key, value in tags.items()]
+        return [
+            _key(str(key)) if value is None else f"{_key(str(key))}={_literal(value)}"
+            for key, value in tags.items()
+        ]
     if isinstance(tags, Iterable):
         return [str(tag) for tag in tags]
     raise template.TemplateSyntaxError(f"job_progress: tags={tags!r} is not a tag filter.")
+
+
+def _key(key: str) -> str:
+    # As the API reads it back (views.api.parse_tag_filter): a key that holds an
+    # operator's character, or starts with a quote, is sent as a JSON string;
+    # plain, "a<b=1" would be read as the key "a" compared with "b=1".
+    return json.dumps(key) if _NEEDS_QUOTES.search(key) else key
 
 
 def _literal(value: Any) -> str:

@@ -13,17 +13,23 @@ import re
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.views.decorators.csrf import csrf_protect
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
-from job_status.access import may_control, sees_everything, visible_jobs
-from job_status.control import CannotRetry, normalize_task_id
+from job_status.access import may_control, sees_everything, visible_jobs, visible_task_ids
+from job_status.control import CannotRetry
 from job_status.models import JobStatus
 from job_status.query import JobStatusQuerySet
-from job_status.serialization import job_detail, job_summary, with_latest_message
+from job_status.serialization import (
+    job_detail,
+    job_summary,
+    referenced_ids,
+    with_latest_message,
+)
 from job_status.statuses import parse_statuses
 from job_status.tags import InvalidTag
+from job_status.views.steering import SteeringFailed, cancel_job, retry_job
 
 DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 100
@@ -31,6 +37,8 @@ MAX_PAGE = 100_000  # deeper than anyone pages; filters narrow the list instead
 
 # "key" (has the tag or label), or "key<operator>value".
 _TAG_FILTER = re.compile(r"^(?P<key>[^=!<>]+?)(?:(?P<operator>!=|<=|>=|=|<|>)(?P<value>.*))?$")
+# What may follow a quoted key: nothing, or an operator and a value.
+_AFTER_QUOTED_KEY = re.compile(r"^(?:(?P<operator>!=|<=|>=|=|<|>)(?P<value>.*))?$")
 
 
 class BadFilter(ValueError):
@@ -80,22 +88,47 @@ def filter_jobs(jobs: JobStatusQuerySet, params: Any) -> JobStatusQuerySet:
     for batch in params.getlist("batch"):
         jobs = jobs.for_batch(batch)
     for text in params.getlist("tag"):
-        match = _TAG_FILTER.match(text)
-        if not match:
-            raise BadFilter(f"tag: {text!r} is not 'key' or 'key<operator>value'.")
-        key, operator = match["key"], match["operator"]
-        if operator is not None and not match["value"]:
-            raise BadFilter(
-                f'tag: {text!r} has no value after {operator!r} (the empty string is "").'
-            )
+        key, operator, value = parse_tag_filter(text)
         try:
             if operator is None:
                 jobs = jobs.where_tag(key)
             else:
-                jobs = jobs.where_tag(key, operator, tag_value(match["value"]))
+                jobs = jobs.where_tag(key, operator, tag_value(value))
         except (InvalidTag, ValueError, TypeError) as exc:
             raise BadFilter(f"tag: {exc}") from None
     return jobs
+
+
+def parse_tag_filter(text: str) -> tuple[str, str | None, str]:
+    """A ``tag`` parameter as (key, operator or ``None``, value text).
+
+    ``key``, ``key=5``, ``key>=5``; a key that holds ``=``, ``!``, ``<`` or ``>``
+    (or starts with ``"``) is written as a JSON string: ``"a<b"=5``. Unquoted,
+    such a key would be cut at its first operator character."""
+    if text.startswith('"'):
+        try:
+            key, end = json.JSONDecoder().raw_decode(text)
+        except ValueError:
+            raise BadFilter(f"tag: {text!r} starts with a quote but no JSON string.") from None
+        if "\x00" in key:  # written as \u0000: PostgreSQL refuses NUL in text
+            raise BadFilter("tag: a NUL character matches no job.")
+        match = _AFTER_QUOTED_KEY.match(text[end:])
+        if not match:
+            raise BadFilter(
+                f"tag: {text!r}: after a quoted key comes nothing, or an operator and a value."
+            )
+    else:
+        match = _TAG_FILTER.match(text)
+        if not match:
+            raise BadFilter(
+                f"tag: {text!r} is not 'key' or 'key<operator>value' "
+                '(quote a key that holds = ! < or >: "a<b"=5).'
+            )
+        key = match["key"]
+    operator, value = match["operator"], match["value"] or ""
+    if operator is not None and not value:
+        raise BadFilter(f'tag: {text!r} has no value after {operator!r} (the empty string is "").')
+    return key, operator, value
 
 
 def _whole_number(params: Any, name: str, default: int, highest: int) -> int:
@@ -118,7 +151,12 @@ def _find(request: HttpRequest, task_id: str) -> JobStatus | None:
     if len(task_id) > 255 or "\x00" in task_id:
         return None  # no such job (and PostgreSQL refuses NUL in text)
     jobs = with_latest_message(_visible(request))
-    return jobs.filter(task_id=normalize_task_id(task_id)).first()
+    try:
+        # The exact id first, then a UUID's canonical spelling: a job tracked
+        # under an upper-case UUID (a custom id) is stored as it was given.
+        return jobs.get_by_task_id(task_id)
+    except JobStatus.DoesNotExist:
+        return None
 
 
 @require_GET
@@ -158,15 +196,38 @@ def _visible_job(request: HttpRequest, task_id: str) -> JobStatus | JsonResponse
     return _not_found() if job is None else job
 
 
+def _detail(request: HttpRequest, job: JobStatus) -> JsonResponse:
+    user = request.user
+    return JsonResponse(
+        job_detail(
+            job,
+            can_control=may_control(user, job),
+            internals=sees_everything(user),
+            visible_ids=visible_task_ids(user, referenced_ids(job).values()),
+        )
+    )
+
+
 @require_GET
 def job_view(request: HttpRequest, task_id: str) -> JsonResponse:
     job = _visible_job(request, task_id)
     if isinstance(job, JsonResponse):
         return job
-    user = request.user
-    return JsonResponse(
-        job_detail(job, can_control=may_control(user, job), internals=sees_everything(user))
-    )
+    return _detail(request, job)
+
+
+def _read_on_action_url(request: HttpRequest, task_id: str) -> HttpResponse:
+    """A GET on ``<id>/cancel/`` or ``<id>/retry/``: task ids are any strings, so
+    it is the detail of a job whose id ends in ``/cancel`` (or ``/retry``) if the
+    user may see one; else 405, as any other read of an action is."""
+    if request.method == "GET":
+        try:
+            job = _find(request, task_id)
+        except PermissionDenied:
+            job = None
+        if job is not None:
+            return _detail(request, job)
+    return HttpResponseNotAllowed(["POST"])
 
 
 def _controlled(request: HttpRequest, task_id: str) -> JobStatus | JsonResponse:
@@ -179,16 +240,25 @@ def _controlled(request: HttpRequest, task_id: str) -> JobStatus | JsonResponse:
     return job
 
 
-@require_POST
 @csrf_protect
-def job_cancel(request: HttpRequest, task_id: str) -> JsonResponse:
+def job_cancel(request: HttpRequest, task_id: str) -> HttpResponse:
+    if request.method != "POST":
+        return _read_on_action_url(request, f"{task_id}/cancel")
     job = _controlled(request, task_id)
     if isinstance(job, JsonResponse):
         return job
     if job.has_finished():
         return _error(f"Job {job.task_id} has finished ({job.status}); nothing to cancel.", 409)
     terminate = request.POST.get("terminate") in ("1", "true", "yes")
-    cancelled = job.cancel(terminate=terminate)
+    try:
+        cancelled = cancel_job(job, terminate=terminate)
+    except SteeringFailed as exc:
+        # The cancel may be recorded already: the message says so, and the job
+        # as it now stands comes with it.
+        found = _find(request, job.task_id) or job
+        return JsonResponse(
+            {"error": str(exc), "job": job_summary(found, can_control=True)}, status=503
+        )
     found = _find(request, job.task_id) or job
     return JsonResponse(
         {"cancelled": cancelled, "job": job_summary(found, can_control=True)},
@@ -196,16 +266,19 @@ def job_cancel(request: HttpRequest, task_id: str) -> JsonResponse:
     )
 
 
-@require_POST
 @csrf_protect
-def job_retry(request: HttpRequest, task_id: str) -> JsonResponse:
+def job_retry(request: HttpRequest, task_id: str) -> HttpResponse:
+    if request.method != "POST":
+        return _read_on_action_url(request, f"{task_id}/retry")
     job = _controlled(request, task_id)
     if isinstance(job, JsonResponse):
         return job
     try:
-        retried = job.retry()
+        retried = retry_job(job)
     except CannotRetry as exc:
         return _error(str(exc), 409)
+    except SteeringFailed as exc:
+        return _error(str(exc), 503)
     return JsonResponse(
         {
             "job": job_summary(retried, can_control=True) if retried.pk else None,

@@ -142,11 +142,29 @@
     refresh();
   });
 
-  poller = JobStatus.poll(function () {
-    return JobStatus.getJSON(listUrl()).then(showList, function (error) {
+  function askedFor(url) {
+    // A click (Next, a filter) while the request was in flight: its answer is
+    // for a page no longer wanted, and drawn it would show under the new page's
+    // label. Drop it and ask for the wanted page next, through the poll loop
+    // (still one request in flight).
+    if (url === listUrl()) return true;
+    poller.now();
+    return false;
+  }
+
+  function loadList() {
+    var url = listUrl();
+    return JobStatus.getJSON(url).then(function (body) {
+      if (askedFor(url)) showList(body);
+    }, function (error) {
+      if (!askedFor(url)) return;
       rows.replaceChildren(); // rows that no longer match what is asked
       errorBox.textContent = error.message;
       throw error;
-    }).then(loadDetail);
+    });
+  }
+
+  poller = JobStatus.poll(function () {
+    return loadList().then(loadDetail);
   }, { interval: interval });
 })();
