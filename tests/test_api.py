@@ -125,9 +125,12 @@ def test_a_task_id_with_slashes_has_its_detail_cancel_and_retry(task_id, monkeyp
     make_job("failed", task_id=task_id, dispatched_by=ann)
     JobStatus.objects.filter(task_id=task_id).update(arguments={"args": [], "kwargs": {}})
     redispatched = []  # which job the engine was asked to send again (no broker needed)
-    monkeypatch.setattr(
-        get_engine(), "redispatch", lambda job: redispatched.append(job.task_id) or "new-id"
-    )
+
+    def redispatch(job):
+        redispatched.append(job.task_id)
+        return "new-id"
+
+    monkeypatch.setattr(get_engine(), "redispatch", redispatch)
     ann_client = client_for(ann)
 
     assert ann_client.get(detail(task_id)).json()["task_id"] == task_id
