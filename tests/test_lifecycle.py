@@ -99,9 +99,18 @@ def test_plain_revoke_does_not_stop_a_running_job(worker):
     assert job.status == "succeeded"
 
 
-def test_revoke_with_terminate_ends_cancelled(worker):
+# Celery's terminate signals the pool process it believes runs the job, and can
+# leave a prefork pool unable to run anything more (Celery issues 2142, 5169: it
+# says terminate is for an operator's last resort). Tests that terminate get a
+# worker of their own, so that a wedged pool fails only them, never the tests
+# after them.
+TERMINATE_QUEUE = "terminate"
+
+
+def test_revoke_with_terminate_ends_cancelled(start_worker):
     """L2(c)."""
-    result = tasks.checking_loop.delay()
+    start_worker(TERMINATE_QUEUE, concurrency=2)
+    result = tasks.checking_loop.apply_async(queue=TERMINATE_QUEUE)
     started(result)
     time.sleep(1)
 
@@ -113,9 +122,10 @@ def test_revoke_with_terminate_ends_cancelled(worker):
     assert JobStatus.objects.filter(task_id=result.id).count_running() == 0
 
 
-def test_cancel_with_terminate_stops_a_job_that_never_checks(worker):
+def test_cancel_with_terminate_stops_a_job_that_never_checks(start_worker):
     """``job.cancel(terminate=True)``: the worker kills the job's process; cancelled."""
-    result = tasks.sleep.delay(20)
+    start_worker(TERMINATE_QUEUE, concurrency=2)
+    result = tasks.sleep.apply_async((20,), queue=TERMINATE_QUEUE)
     job = started(result)
 
     assert job.cancel(terminate=True) is False  # still running when it returns
